@@ -1,0 +1,1 @@
+"""Inference backends (eager, torch.compile, TensorRT, ONNX Runtime), engine cache, parity gate."""

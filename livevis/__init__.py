@@ -1,0 +1,3 @@
+"""livevis: real-time, sound-guided StyleGAN video synthesis for live performance."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from livevis.cli import main
+
+raise SystemExit(main())

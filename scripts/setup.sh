@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up livevis on a fresh Debian/Ubuntu machine: system libraries (PortAudio, PulseAudio for the
+# test microphone rig, Xvfb and Mesa for windows without a screen), a virtual environment in .venv,
+# and livevis itself. Safe to run again.
+#   usage: bash scripts/setup.sh [dev]     ("dev" also installs the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils xvfb libegl1 libgl1 libgl1-mesa-dri libglfw3 python3-venv)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  echo "livevis setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+extra=""
+[ "${1:-}" = "dev" ] && extra="[dev]"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extra}"
+echo "livevis setup: ready (.venv/bin/livevis)"

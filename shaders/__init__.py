@@ -1,0 +1,1 @@
+"""GLSL programs, one per file, loaded by name through livevis.render.shaders (package data)."""
