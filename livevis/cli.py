@@ -19,6 +19,7 @@ from livevis.errors import LivevisError
 COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("livevis.commands.devices", "list audio input devices (default marked)"),
     "listen": ("livevis.commands.listen", "live level meter for checking an audio rig"),
+    "models": ("livevis.commands.models", "list, download and import generators"),
 }
 
 

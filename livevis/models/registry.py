@@ -22,7 +22,7 @@ from livevis.errors import LivevisError
 
 FORMATS = ("nvlabs-pkl", "rosinality-pt", "open_clip")
 
-_NVIDIA_SCL = "NVIDIA Source Code License (non-commercial research use only)"
+_NVIDIA_SCL = "NVIDIA Source Code License (non-commercial)"
 _SG3 = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
 _SG2 = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"

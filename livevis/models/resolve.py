@@ -1,0 +1,105 @@
+"""Turn what a user typed after `--model` into a path: "default", a registry name, or a path."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from pathlib import Path
+
+from livevis.errors import LivevisError
+from livevis.paths import cache_dir
+
+DEFAULT_NAME = "default"
+
+
+def default_bundle_path() -> Path:
+    """The stand-in bundle shipped inside the package (livevis/data/default)."""
+    path = Path(str(importlib.resources.files("livevis") / "data" / "default"))
+    if not (path / "config.json").is_file():
+        raise LivevisError(f"the embedded default bundle is missing from this installation ({path})")
+    return path
+
+
+def bundles_dir() -> Path:
+    return cache_dir("bundles")
+
+
+def cached_bundle_path(name: str) -> Path:
+    return bundles_dir() / name
+
+
+def resolve_model(name_or_path: str | Path | None) -> Path:
+    """None / "default" -> the embedded bundle; a registry name -> its bundle in the cache
+    (downloaded and converted on first use); an existing path -> itself. Otherwise LivevisError."""
+    from livevis.models import registry
+
+    if name_or_path is None or str(name_or_path) == DEFAULT_NAME:
+        return default_bundle_path()
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    if text in registry.REGISTRY:
+        return ensure_registry_bundle(registry.REGISTRY[text])
+    if "/" in text or "\\" in text or path.suffix in (".pkl", ".pt", ".bundle", ".json"):
+        raise LivevisError(f"no such file or directory: {text}")
+    raise LivevisError(f"unknown model {text!r} (known: {DEFAULT_NAME}, {', '.join(registry.REGISTRY)})")
+
+
+def ensure_registry_bundle(entry, progress: bool = True) -> Path:
+    """The cached generator-only bundle for a registry entry, downloading and converting it if needed."""
+    from livevis.models.bundle import read_config
+    from livevis.models.download import fetch
+
+    if not entry.is_generator:
+        raise LivevisError(f"{entry.name} is a CLIP model, not a generator; use it as a bundle's clip part")
+    target = cached_bundle_path(entry.name)
+    if (target / "config.json").is_file():
+        read_config(target)
+        return target
+    source = fetch(entry, progress=progress)
+    return import_generator(
+        source,
+        target,
+        name=entry.name,
+        description=entry.description,
+        extra_provenance={"source_url": entry.url, "licence": entry.licence},
+    )
+
+
+def import_generator(
+    source: str | Path,
+    out: str | Path,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    weights_dtype=None,
+    extra_provenance: dict | None = None,
+) -> Path:
+    """Convert a foreign generator checkpoint (NVlabs .pkl, rosinality .pt) into a generator-only bundle."""
+    import torch
+
+    from livevis.models.bundle import Bundle, save_bundle
+    from livevis.models.loading import load_generator
+
+    source = Path(source)
+    if not source.is_file():
+        raise LivevisError(f"no such file: {source}")
+    digest = hashlib.sha256()
+    with open(source, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    generator = load_generator(source)
+    provenance = {
+        "inputs": {source.name: digest.hexdigest()},
+        "recipe": f"livevis models import {source.name}",
+        "stand_in": False,
+        **(extra_provenance or {}),
+    }
+    bundle = Bundle.new(
+        generator,
+        name=name or source.stem,
+        description=description or f"generator imported from {source.name}",
+        provenance=provenance,
+    )
+    return save_bundle(bundle, out, weights_dtype=weights_dtype or torch.float32)
