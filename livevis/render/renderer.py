@@ -1,0 +1,164 @@
+"""The GL-context-agnostic render core shared by the window and the offscreen target.
+
+Per draw: (1) the frame texture goes through the post effect (or a plain copy when effects are off)
+into a composite texture at frame resolution (ping-pong pair: the post effect reads its previous
+output for feedback trails); (2) the composite is letterbox-blitted into the caller's framebuffer;
+(3) the overlay text is drawn on top at the viewport's resolution. `read_pixels` returns the
+composite with the overlay drawn at frame resolution: what is shown, without the bars.
+"""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+
+from livevis.render.frame import Frame
+from livevis.render.overlay import TextOverlay
+from livevis.render.shaders import ShaderLibrary
+from livevis.render.upload import PboUploader
+
+_QUAD = dict(mode=moderngl.TRIANGLE_STRIP, vertices=4)
+
+
+def letterbox_scale(content: tuple[int, int], viewport: tuple[int, int]) -> tuple[float, float]:
+    """Fraction of the viewport (x, y) covered by `content` scaled to fit with its aspect kept.
+
+    Snapped to whole pixels so the bars have exact edges.
+    """
+    cw, ch = content
+    vw, vh = viewport
+    fit = min(vw / cw, vh / ch)
+    return max(1, round(cw * fit)) / vw, max(1, round(ch * fit)) / vh
+
+
+class Renderer:
+    """Frame upload, post effect, letterbox blit and overlay for one frame size."""
+
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, *, shaders: ShaderLibrary | None = None, hot_reload: bool = False) -> None:
+        assert width > 0 and height > 0, f"bad frame size {width}x{height}"
+        assert ctx.version_code >= 330, f"OpenGL 3.3 needed, context has {ctx.version_code}"
+        self.ctx = ctx
+        self.width, self.height = width, height
+        self.shaders = shaders or ShaderLibrary(ctx, hot_reload=hot_reload)
+        self.frame_texture = self._texture()
+        self._uploader = PboUploader(ctx, self.frame_texture)
+        self._cuda = None  # CudaTextureWriter, created on the first CUDA frame
+        self._composites = [self._texture() for _ in range(2)]
+        self._fbos = [ctx.framebuffer(color_attachments=[t]) for t in self._composites]
+        for fbo in self._fbos:
+            fbo.clear(0.0, 0.0, 0.0, 1.0)
+        self._current = 0  # index of the newest composite
+        self._record_texture = self._texture()
+        self._record_fbo = ctx.framebuffer(color_attachments=[self._record_texture])
+        self._read_buffer = np.empty((height, width, 3), dtype=np.uint8)  # [H, W, 3], bottom row first
+        self.overlay = TextOverlay(ctx, self.shaders)
+        self._vaos: dict[str, tuple[moderngl.Program, moderngl.VertexArray]] = {}
+        self._overlay_lines: list[str] | None = None
+        self.frames_uploaded = 0
+
+    def _texture(self) -> moderngl.Texture:
+        texture = self.ctx.texture((self.width, self.height), 4)
+        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.repeat_x = texture.repeat_y = False
+        return texture
+
+    def _program(self, name: str) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        program = self.shaders.get(name)
+        cached = self._vaos.get(name)
+        if cached is None or cached[0] is not program:  # first use, or hot reload swapped it
+            if cached is not None:
+                cached[1].release()
+            cached = (program, self.ctx.vertex_array(program, []))
+            self._vaos[name] = cached
+        return cached
+
+    def upload(self, frame: Frame) -> None:
+        """Put the frame's pixels into the frame texture (PBO for numpy, CUDA-GL for CUDA tensors)."""
+        frame.check(self.width, self.height)
+        if frame.on_cuda:
+            if self._cuda is None:
+                from livevis.render.cuda_gl import CudaTextureWriter
+
+                self._cuda = CudaTextureWriter(self.frame_texture)
+            self._cuda.write(frame.rgba)
+        else:
+            self._uploader.write(frame.rgba)
+        self.frames_uploaded += 1
+
+    def draw(self, viewport_size: tuple[int, int], post: dict | None = None, effects_on: bool = True, overlay_lines: list[str] | None = None) -> None:
+        """Render into the currently bound framebuffer, which is `viewport_size` (w, h) pixels.
+
+        post: {"level": 0..1, "onset": 0..1, "time": seconds}; missing keys count as 0.
+        """
+        self.shaders.reload_changed()
+        target = self.ctx.fbo
+        post = post or {}
+        self._composite(effects_on, float(post.get("level", 0.0)), float(post.get("onset", 0.0)), float(post.get("time", 0.0)))
+        self._overlay_lines = list(overlay_lines) if overlay_lines else None
+        target.use()
+        vw, vh = int(viewport_size[0]), int(viewport_size[1])
+        if vw <= 0 or vh <= 0:  # minimised window
+            return
+        self.ctx.viewport = (0, 0, vw, vh)
+        self.ctx.clear(0.0, 0.0, 0.0, 1.0)
+        program, vao = self._program("blit")
+        program["u_scale"].value = letterbox_scale((self.width, self.height), (vw, vh))
+        program["u_flip_y"].value = False
+        program["u_image"].value = 0
+        self._composites[self._current].use(0)
+        vao.render(**_QUAD)
+        if self._overlay_lines:
+            self.overlay.draw(self._overlay_lines, (vw, vh))
+
+    def _composite(self, effects_on: bool, level: float, onset: float, time: float) -> None:
+        previous, self._current = self._current, 1 - self._current
+        self._fbos[self._current].use()
+        self.ctx.viewport = (0, 0, self.width, self.height)
+        self.frame_texture.use(0)
+        if effects_on:
+            program, vao = self._program("post")
+            self._composites[previous].use(1)
+            program["u_frame"].value = 0
+            program["u_prev"].value = 1
+            program["u_level"].value = level
+            program["u_onset"].value = onset
+            program["u_time"].value = time
+        else:
+            program, vao = self._program("blit")
+            program["u_scale"].value = (1.0, 1.0)
+            program["u_flip_y"].value = True
+            program["u_image"].value = 0
+        vao.render(**_QUAD)
+
+    def read_pixels(self, out: np.ndarray | None = None) -> np.ndarray:
+        """[H, W, 3] uint8, top row first: the last drawn image (post effect and overlay included).
+
+        Pass a preallocated `out` to avoid allocating per frame (it is overwritten and returned).
+        """
+        target, viewport = self.ctx.fbo, self.ctx.viewport
+        source = self._fbos[self._current]
+        if self._overlay_lines:
+            self.ctx.copy_framebuffer(self._record_fbo, source)
+            self._record_fbo.use()
+            self.ctx.viewport = (0, 0, self.width, self.height)
+            self.overlay.draw(self._overlay_lines, (self.width, self.height))
+            source = self._record_fbo
+        source.read_into(self._read_buffer, components=3, alignment=1)
+        target.use()
+        self.ctx.viewport = viewport
+        if out is None:
+            out = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        assert out.shape == (self.height, self.width, 3) and out.dtype == np.uint8
+        np.copyto(out, self._read_buffer[::-1])  # GL rows are bottom-up
+        return out
+
+    def release(self) -> None:
+        if self._cuda is not None:
+            self._cuda.release()
+        for _, vao in self._vaos.values():
+            vao.release()
+        self.overlay.release()
+        self._uploader.release()
+        for obj in [*self._fbos, *self._composites, self._record_fbo, self._record_texture, self.frame_texture]:
+            obj.release()
+        self.shaders.release()
