@@ -1,0 +1,227 @@
+"""Bundle format: round trips (fp32, fp16), strict tensor checks, corrupt files, atomic saves."""
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from livevis.errors import LivevisError
+from livevis.models import bundle as bmod
+from livevis.models.bundle import AudioFrontend, Bundle, bundle_sha256, load_bundle, read_config, save_bundle
+from tests.rigs.tiny_bundle import TINY_AUDIO, run_parts, tiny_bundle
+
+
+@pytest.fixture
+def saved(tmp_path):
+    b = tiny_bundle()
+    save_bundle(b, tmp_path / "tiny.bundle")
+    return b, tmp_path / "tiny.bundle"
+
+
+def _rewrite(file, edit):
+    tensors = load_file(str(file))
+    edit(tensors)
+    save_file(tensors, str(file))
+
+
+def test_round_trip_identical_outputs(saved):
+    original, path = saved
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json", "generator.safetensors", "recurrent.safetensors", "sound_encoder.safetensors"
+    ]
+    loaded = load_bundle(path)
+    assert loaded.path == path
+    assert not loaded.generator.training
+    before, after = run_parts(original), run_parts(loaded)
+    assert before.keys() == after.keys()
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    assert loaded.audio == TINY_AUDIO
+    assert [c.name for c in loaded.classes] == ["rain", "fire"]
+    assert loaded.is_stand_in
+    doc = json.loads((path / "config.json").read_text())
+    assert doc["format"] == "livevis-bundle" and doc["version"] == 1
+    assert doc["generator"]["arch"] == "stylegan2"
+    assert doc["generator"]["config"] == original.generator.config.to_dict()
+    assert doc["weights_dtype"] == "float32"
+    assert doc["provenance"]["livevis_version"] and doc["provenance"]["created"]
+    assert "image_discriminator" not in doc and "clip" not in doc
+
+
+def test_fp16_storage_loads_as_fp32(saved, tmp_path):
+    original, path32 = saved
+    path16 = save_bundle(original, tmp_path / "half.bundle", weights_dtype=torch.float16)
+    with safe_open(str(path16 / "generator.safetensors"), "pt") as f:
+        assert f.get_tensor("synthesis.b4.const").dtype == torch.float16
+    size = lambda p: sum(f.stat().st_size for f in p.glob("*.safetensors"))  # noqa: E731
+    assert size(path16) < 0.6 * size(path32)
+    loaded = load_bundle(path16)
+    assert read_config(path16)["weights_dtype"] == "float16"
+    assert all(p.dtype == torch.float32 for p in loaded.generator.parameters())
+    before, after = run_parts(original), run_parts(loaded)
+    for key in before:
+        scale = before[key].abs().max().item() + 1e-6
+        assert (before[key] - after[key]).abs().max().item() <= 2e-2 * scale, key
+
+
+def test_generator_only_bundle(tmp_path):
+    b = tiny_bundle(generator_only=True)
+    path = save_bundle(b, tmp_path / "g.bundle")
+    loaded = load_bundle(str(path))
+    assert loaded.sound_encoder is None and loaded.recurrent is None and loaded.clip is None
+    assert torch.equal(run_parts(b)["img"], run_parts(loaded)["img"])
+
+
+def test_sha256_tracks_content(saved, tmp_path):
+    original, path = saved
+    digest = bundle_sha256(path)
+    assert digest == bundle_sha256(path) and len(digest) == 64
+    with torch.no_grad():
+        original.generator.synthesis.b4.const.add_(1.0)
+    other = save_bundle(original, tmp_path / "changed.bundle")
+    assert bundle_sha256(other) != digest
+
+
+def test_missing_tensor_named(saved):
+    _, path = saved
+    _rewrite(path / "generator.safetensors", lambda t: t.pop("synthesis.b4.const"))
+    with pytest.raises(LivevisError, match=r"generator\.safetensors: missing tensor 'synthesis\.b4\.const'"):
+        load_bundle(path)
+
+
+def test_unexpected_tensor_named(saved):
+    _, path = saved
+    _rewrite(path / "recurrent.safetensors", lambda t: t.__setitem__("blocks.9.extra", torch.zeros(3)))
+    with pytest.raises(LivevisError, match=r"recurrent\.safetensors: unexpected tensor 'blocks\.9\.extra'"):
+        load_bundle(path)
+
+
+def test_wrong_shape_named(saved):
+    _, path = saved
+    _rewrite(path / "sound_encoder.safetensors", lambda t: t.__setitem__("embed_head.bias", torch.zeros(99)))
+    with pytest.raises(LivevisError, match=r"sound_encoder\.safetensors: tensor 'embed_head\.bias' has shape \[99\], expected \[16\]"):
+        load_bundle(path)
+
+
+def test_truncated_safetensors(saved):
+    _, path = saved
+    file = path / "generator.safetensors"
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    with pytest.raises(LivevisError, match=r"generator\.safetensors: corrupt safetensors") as info:
+        load_bundle(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_and_stray_weight_files(saved):
+    _, path = saved
+    (path / "recurrent.safetensors").rename(path / "clip.safetensors")
+    with pytest.raises(LivevisError, match=r"clip\.safetensors: weights file for a part config\.json does not declare"):
+        load_bundle(path)
+    (path / "clip.safetensors").unlink()
+    with pytest.raises(LivevisError, match=r"recurrent\.safetensors: weights file missing"):
+        load_bundle(path)
+
+
+def _edit_config(path, edit):
+    doc = json.loads((path / "config.json").read_text())
+    edit(doc)
+    (path / "config.json").write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["generator"]["config"].__setitem__("bogus", 1), r"generator: StyleGAN2Config: unknown key\(s\) bogus"),
+        (lambda d: d["recurrent"]["config"].__setitem__("hidden", 3), r"recurrent: RecurrentConfig: unknown key\(s\) hidden"),
+        (lambda d: d.__setitem__("format", "something-else"), r"not a livevis bundle"),
+        (lambda d: d.__setitem__("version", 99), r"unsupported bundle version 99"),
+        (lambda d: d.__setitem__("extra", {}), r"unknown key\(s\) extra"),
+        (lambda d: d["generator"].__setitem__("arch", "sound_encoder"), r"generator arch 'sound_encoder' is not one of"),
+        (lambda d: d["audio"].__setitem__("hop_length", 0), r"hop_length must be a positive number"),
+        (lambda d: d["audio"].__setitem__("n_bins", 0), r"AudioFrontend: unknown key\(s\) n_bins"),
+        (lambda d: d.__setitem__("classes", [{"name": "x"}]), r"ClassPrompt: missing key\(s\) prompt"),
+        (lambda d: d.__setitem__("weights_dtype", "int8"), r"weights_dtype must be one of"),
+        (lambda d: d.__setitem__("clip", {"kind": "magic"}), r"unknown clip kind 'magic'"),
+        (lambda d: d.pop("generator"), r"no 'generator' part"),
+    ],
+)
+def test_bad_config_rejected(saved, edit, message):
+    _, path = saved
+    _edit_config(path, edit)
+    with pytest.raises(LivevisError, match=message) as info:
+        load_bundle(path)
+    assert "config.json" in str(info.value)
+
+
+def test_bad_json(saved):
+    _, path = saved
+    (path / "config.json").write_text('{"format": "livevis-bundle", ')
+    with pytest.raises(LivevisError, match=r"config\.json: unreadable JSON"):
+        load_bundle(path)
+
+
+def test_not_a_bundle(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LivevisError, match="no config.json"):
+        load_bundle(tmp_path / "empty")
+    (tmp_path / "net.pkl").write_bytes(b"\x80\x04N.")
+    with pytest.raises(LivevisError, match="livevis models import"):
+        load_bundle(tmp_path / "net.pkl")
+    with pytest.raises(LivevisError, match="no such file"):
+        load_bundle(tmp_path / "nothing" / "here.bundle")
+
+
+def test_bad_device(saved):
+    _, path = saved
+    with pytest.raises(LivevisError, match="device"):
+        load_bundle(path, device="nonsense")
+
+
+def test_save_is_atomic(saved, monkeypatch):
+    original, path = saved
+    digest = bundle_sha256(path)
+    import safetensors.torch
+
+    calls = []
+
+    def failing_save(tensors, filename, metadata=None):
+        calls.append(filename)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return save_file(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", failing_save)
+    with torch.no_grad():
+        original.generator.synthesis.b4.const.zero_()
+    with pytest.raises(OSError, match="disk full"):
+        save_bundle(original, path)
+    # The old bundle is untouched and no temporary directories are left next to it.
+    assert bundle_sha256(path) == digest
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tiny.bundle"]
+
+
+def test_save_rejects_unknown_config_keys(tmp_path):
+    b = tiny_bundle()
+    b.config["ws_split"] = [3, 3]
+    with pytest.raises(LivevisError, match=r"unknown key\(s\) ws_split"):
+        save_bundle(b, tmp_path / "x.bundle")
+    assert not (tmp_path / "x.bundle").exists()
+
+
+def test_audio_frontend_validation():
+    assert AudioFrontend().frames == 1 + (16000 - 1024) // 256
+    with pytest.raises(LivevisError, match="fmin < fmax"):
+        AudioFrontend(fmin=9000.0)
+    with pytest.raises(LivevisError, match="exceeds n_fft"):
+        AudioFrontend(hop_length=2048)
+    with pytest.raises(LivevisError, match="shorter than n_fft"):
+        AudioFrontend(window_seconds=0.01)
+
+
+def test_bundle_new_validates_classes():
+    g = tiny_bundle(generator_only=True).generator
+    with pytest.raises(LivevisError, match="unknown key"):
+        Bundle.new(g, name="x", description="y", classes=[{"name": "a", "prompt": "b", "extra": 1}])
+    assert bmod.PARTS[0] == "generator"
