@@ -28,6 +28,9 @@ class Rolling:
     def _window(self) -> np.ndarray:
         return self._values[: len(self)]
 
+    def mean(self) -> float:
+        return float(np.mean(self._window())) if len(self) else 0.0
+
     def median(self) -> float:
         return float(np.median(self._window())) if len(self) else float("nan")
 
