@@ -1,0 +1,212 @@
+"""Live input through PortAudio, surviving unplugged devices.
+
+Data path: PortAudio callback --copy--> raw ring [device rate, channels] --worker thread: mono mean,
+streaming resample--> model-rate ring. The callback only copies and notes the time; everything that
+allocates or can be slow happens in the worker.
+
+Device loss: when no callback has come for `lost_after` seconds the worker reports "device lost",
+closes the stream, writes silence at real-time pace (indices keep rising, visuals keep going) and
+tries to reopen the device by name about once a second; the first callback after a reopen switches
+back to "running". Nothing raises into the caller after start().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+
+import numpy as np
+
+from livevis.audio.devices import import_sounddevice, resolve_input_device
+from livevis.audio.resample import StreamResampler
+from livevis.audio.ring import RingBuffer
+from livevis.audio.source import DEVICE_LOST, RUNNING, ArrivalTable, AudioSource, SourceStatus
+from livevis.errors import LivevisError
+
+RAW_RING_SECONDS = 2.0
+POLL_SECONDS = 0.005
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence ALSA/PortAudio's C-level chatter on fd 2 while opening a stream (errors come back as
+    exceptions, which we turn into one line). Process-wide for the few ms of the open."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class MicSource(AudioSource):
+    def __init__(self, device: str | int | None = None, *, sample_rate: int, ring_seconds: float = 10.0,
+                 lost_after: float = 1.0, retry_interval: float = 1.0, startup_grace: float = 3.0):
+        super().__init__(sample_rate, ring_seconds)
+        info = resolve_input_device(device)  # unknown device -> LivevisError now, not mid-show
+        self.device_name: str = info["name"]
+        self._device_index: int = info["index"]
+        self.lost_after = lost_after
+        self.retry_interval = retry_interval
+        self.startup_grace = startup_grace  # some servers take ~2 s to deliver the first block
+        self._stream = None
+        self._raw: RingBuffer | None = None
+        self._raw_arrivals: ArrivalTable | None = None
+        self._raw_read = 0
+        self._last_callback = 0.0  # monotonic time of the newest callback (0 = none since open)
+        self._callback_overflows = 0
+        self._opened_at = 0.0
+        self._resampler: StreamResampler | None = None
+        self._halt = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._scratch = np.zeros(0, dtype=np.float32)
+
+    @property
+    def status(self) -> SourceStatus:
+        return SourceStatus(self._state, self._overflows + self._callback_overflows, self._message)
+
+    # -- PortAudio ---------------------------------------------------------------------------------
+    def _open_stream(self) -> None:
+        """Open and start an InputStream on the device (by name, re-resolved: indices move on replug)."""
+        sd = import_sounddevice()
+        info = None
+        with contextlib.suppress(LivevisError):
+            info = resolve_input_device(self.device_name)
+        if info is None:
+            # A replugged USB device only shows up after PortAudio re-enumerates.
+            with _quiet_stderr():
+                sd._terminate()
+                sd._initialize()
+            info = resolve_input_device(self.device_name)
+        channels = min(2, info["channels"])
+        rate = int(info["default_samplerate"])
+        raw = RingBuffer(int(RAW_RING_SECONDS * rate), frame_shape=(channels,))
+        arrivals = ArrivalTable(rate, size=256)
+
+        def callback(indata, frames, time_info, status):  # PortAudio thread: copy and note, nothing else
+            if status.input_overflow:
+                self._callback_overflows += 1
+            raw.write(indata)
+            now = time.monotonic()
+            arrivals.add(raw.write_index, now)
+            self._last_callback = now
+
+        with _quiet_stderr():
+            stream = sd.InputStream(device=info["index"], channels=channels, samplerate=rate, dtype="float32",
+                                    latency="low", callback=callback)
+            try:
+                stream.start()
+            except BaseException:
+                stream.close()
+                raise
+        self._raw, self._raw_arrivals, self._raw_read = raw, arrivals, 0
+        self._resampler = StreamResampler(rate, self.sample_rate)
+        self._scratch = np.zeros((raw.capacity, channels), dtype=np.float32)
+        self._device_index = info["index"]
+        self._last_callback = 0.0
+        self._opened_at = time.monotonic()
+        self._stream = stream
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception), _quiet_stderr():
+                stream.abort()
+            with contextlib.suppress(Exception), _quiet_stderr():
+                stream.close()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _start(self) -> None:
+        try:
+            self._open_stream()
+        except LivevisError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
+            raise LivevisError(f"cannot open audio input {self.device_name!r}: {_one_line(exc)}") from None
+        self._state = RUNNING
+        self._halt.clear()
+        self._worker = threading.Thread(target=self._work, name="livevis-mic", daemon=True)
+        self._worker.start()
+
+    def _stop(self) -> None:
+        self._halt.set()
+        if self._worker is not None:
+            self._worker.join(timeout=3.0)
+            self._worker = None
+        self._close_stream()
+
+    # -- worker ------------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        """Move new raw frames into the model-rate ring (mixdown + resample)."""
+        raw = self._raw
+        head = raw.write_index
+        n = head - self._raw_read
+        if n <= 0:
+            return
+        if n > raw.capacity:  # the worker fell behind the callback: count it, skip the lost part
+            self._overflows += 1
+            self._raw_read = head - raw.capacity
+            n = raw.capacity
+        frames = raw.read(self._raw_read, n, out=self._scratch[:n])  # [n, channels]
+        self._raw_read = head
+        mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
+        out = self._resampler(np.ascontiguousarray(mono))
+        if len(out):
+            self._push(out, when=self._raw_arrivals.time_of(head))
+
+    def _work(self) -> None:
+        lost_since_index = 0
+        lost_since_time = 0.0
+        next_retry = 0.0
+        while not self._halt.wait(POLL_SECONDS):
+            try:
+                now = time.monotonic()
+                if self._state == RUNNING:
+                    self._drain()
+                    last = self._last_callback
+                    silent_for = now - last if last else now - self._opened_at - self.startup_grace
+                    if silent_for > self.lost_after:
+                        self._state = DEVICE_LOST
+                        self._message = f"no audio from {self.device_name!r}; retrying"
+                        lost_since_time = last if last else now
+                        lost_since_index = self.write_index
+                        self._close_stream()
+                        next_retry = now + self.retry_interval
+                    continue
+                # Device lost: silence at real-time pace, and a reopen about once a second.
+                due = lost_since_index + int((now - lost_since_time) * self.sample_rate) - self.write_index
+                if due > 0:
+                    self._push_zeros(due, when=now)
+                if self._stream is None and now >= next_retry:
+                    next_retry = now + self.retry_interval
+                    try:
+                        self._open_stream()
+                    except Exception as exc:  # noqa: BLE001 - still gone: try again later
+                        self._message = f"{self.device_name!r} unavailable ({_one_line(exc)}); retrying"
+                elif self._stream is not None:
+                    if self._last_callback:
+                        self._state = RUNNING
+                        self._message = ""
+                        self._drain()
+                    elif now - self._opened_at > self.startup_grace + self.lost_after:
+                        self._close_stream()  # opened but silent: try again
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any surprise
+                self._state = DEVICE_LOST
+                self._message = f"audio input error: {_one_line(exc)}"
+                lost_since_time, lost_since_index = time.monotonic(), self.write_index
+                self._close_stream()
+                next_retry = time.monotonic() + self.retry_interval
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+

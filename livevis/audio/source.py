@@ -1,0 +1,141 @@
+"""The one interface every audio source offers: a model-rate mono ring, a status and arrival times.
+
+A source writes float32 mono samples at `sample_rate` into its RingBuffer from its own thread (or,
+offline, from `advance`). Readers ask for "the last N samples ending now" plus the absolute index
+of their end, and may map any index back to the monotonic time it arrived (audio-to-photon latency).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+
+from livevis.audio.ring import RingBuffer
+
+RUNNING = "running"
+DEVICE_LOST = "device lost"
+STOPPED = "stopped"
+FINISHED = "finished"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceStatus:
+    state: str  # "running" | "device lost" | "stopped" | "finished"
+    overflows: int
+    message: str = ""
+
+
+class ArrivalTable:
+    """(absolute sample index, monotonic time) per written chunk, in a small circular table.
+
+    One writer appends after each chunk; `time_of` interpolates between the two entries around an
+    index (extrapolating at the nominal rate outside the table).
+    """
+
+    def __init__(self, sample_rate: int, size: int = 512):
+        self.sample_rate = sample_rate
+        self._index = np.zeros(size, dtype=np.int64)
+        self._time = np.zeros(size, dtype=np.float64)
+        self._count = 0  # entries ever added
+
+    def add(self, end_index: int, when: float) -> None:
+        slot = self._count % len(self._index)
+        self._index[slot] = end_index
+        self._time[slot] = when
+        self._count += 1
+
+    def time_of(self, index: int) -> float:
+        count = self._count
+        if count == 0:
+            return time.monotonic()
+        n = min(count, len(self._index))
+        order = (np.arange(count - n, count) % len(self._index))  # oldest .. newest
+        idx, tim = self._index[order], self._time[order]
+        if index >= idx[-1] or n == 1:
+            return float(tim[-1] + (index - idx[-1]) / self.sample_rate)
+        if index <= idx[0]:
+            return float(tim[0] + (index - idx[0]) / self.sample_rate)
+        return float(np.interp(index, idx, tim))
+
+
+class AudioSource:
+    """Base of mic, file and synth sources. Subclasses implement `_start` / `_stop` and write into
+    `self._ring` (via `_push` / `_push_zeros`)."""
+
+    def __init__(self, sample_rate: int, ring_seconds: float = 10.0):
+        self.sample_rate = int(sample_rate)
+        self._ring = RingBuffer(max(1, int(ring_seconds * self.sample_rate)))
+        self._arrivals = ArrivalTable(self.sample_rate)
+        self._state = STOPPED
+        self._message = ""
+        self._overflows = 0
+        self._lock = threading.Lock()  # guards start/stop only, never the data path
+        self._started = False
+
+    # -- reading ---------------------------------------------------------------------------------
+    def read_last(self, n: int, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """(float32 [n] ending at the write head, absolute index of its end); zero-padded at the front."""
+        return self._ring.read_last(n, out)
+
+    @property
+    def write_index(self) -> int:
+        return self._ring.write_index
+
+    @property
+    def status(self) -> SourceStatus:
+        return SourceStatus(self._state, self._overflows, self._message)
+
+    @property
+    def finished(self) -> bool:
+        return self._state == FINISHED
+
+    def arrival_time(self, index: int) -> float:
+        """time.monotonic() at which absolute sample `index` arrived in the ring."""
+        return self._arrivals.time_of(index)
+
+    # -- writing (the source's own thread) -------------------------------------------------------
+    def _push(self, samples: np.ndarray, when: float | None = None) -> None:
+        assert samples.ndim == 1 and samples.dtype == np.float32, (samples.shape, samples.dtype)
+        self._ring.write(samples)
+        self._arrivals.add(self._ring.write_index, time.monotonic() if when is None else when)
+
+    def _push_zeros(self, n: int, when: float | None = None) -> None:
+        self._ring.write_zeros(n)
+        self._arrivals.add(self._ring.write_index, time.monotonic() if when is None else when)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> "AudioSource":
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._state = RUNNING
+                try:
+                    self._start()
+                except BaseException:
+                    self._started = False
+                    self._state = STOPPED
+                    raise
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._started:
+                self._started = False
+                self._stop()
+                if self._state != FINISHED:
+                    self._state = STOPPED
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "AudioSource":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
