@@ -1,0 +1,92 @@
+"""torch.compile (inductor), static shapes, whole graph.
+
+CPU: `freezing=True` turns weights into constants so inductor can prepack them for oneDNN; it is the
+only setting that beat eager on this CPU (ARCHITECTURE.md). GPU: "reduce-overhead" adds CUDA graphs.
+
+Cold compiles take tens of seconds. Two caches make the second build fast:
+- inductor's on-disk caches (compiled C++/Triton kernels) live in `cache_dir("engines", "inductor")`
+  unless the user set TORCHINDUCTOR_CACHE_DIR;
+- the entry keeps `torch.compiler.save_cache_artifacts()` (FX graph + autotune caches) and loads them
+  before compiling. On CPU with freezing, inductor bypasses the FX graph cache (oneDNN-packed weights
+  don't pickle), so there the kernel cache is what saves the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from torch import nn
+
+from livevis.engines.backends.common import LOW_PRECISION, AutocastModule, Entry, flat_runner
+from livevis.engines.cache import EntryWriter, read_entry, warn_rebuild
+from livevis.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS = "inductor_artifacts.bin"
+# Each module instance we compile is a new guard entry on the same forward code object; one process
+# building many engines (tests, build-engines) must not hit dynamo's default limit of 8 and fall back.
+RECOMPILE_LIMIT = 512
+
+
+def unavailable(device: torch.device, precision: str) -> str | None:
+    return None
+
+
+def point_inductor_cache() -> str:
+    """Send inductor's kernel caches into ours (once per process; an explicit user setting wins)."""
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir("engines", "inductor"))
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
+def _load_artifacts(entry: Entry) -> bool:
+    """True when the entry is valid (its artefacts, if any, are now loaded into torch's caches)."""
+    if read_entry(entry.folder, entry.key) is None:
+        return False
+    blob = (entry.folder / ARTIFACTS).read_bytes()
+    if blob:
+        try:
+            torch.compiler.load_cache_artifacts(blob)
+        except Exception as exc:  # a foreign/incompatible blob: torch raises various types
+            warn_rebuild(entry.folder, f"torch could not load its compile artefacts: {exc}")
+            return False
+    return True
+
+
+def _save_artifacts(entry: Entry) -> None:
+    saved = torch.compiler.save_cache_artifacts()
+    blob = saved[0] if saved else b""
+    with EntryWriter(entry.folder, entry.key, entry.fields) as w:
+        w.path(ARTIFACTS).write_bytes(blob)
+
+
+def build(module: nn.Module, inputs: tuple[torch.Tensor, ...], *, precision: str, name: str,
+          device: torch.device, entry: Entry | None):
+    import torch._dynamo.config as dynamo_config
+    import torch._inductor.config as inductor_config
+
+    point_inductor_cache()
+    hit = entry is not None and _load_artifacts(entry)
+    target = module if precision == "fp32" else AutocastModule(module, device.type, LOW_PRECISION[precision])
+    cuda = device.type == "cuda"
+    compiled = torch.compile(target, fullgraph=True, dynamic=False, mode="reduce-overhead" if cuda else None)
+    # Compilation happens on the first call: make it here, under the settings we want.
+    with torch.no_grad(), inductor_config.patch(freezing=True), dynamo_config.patch(recompile_limit=RECOMPILE_LIMIT):
+        for _ in range(3 if cuda else 1):  # CUDA graphs are recorded after warm-up runs
+            if cuda:
+                torch.compiler.cudagraph_mark_step_begin()
+            compiled(*inputs)
+    if entry is not None and not hit:
+        _save_artifacts(entry)
+    if not cuda:
+        return flat_runner(compiled), hit
+
+    def run_graphed(*xs):
+        # CUDA-graph outputs live in a static pool the next replay overwrites: hand out copies.
+        torch.compiler.cudagraph_mark_step_begin()
+        return tuple(t.clone() for t in flat_runner(compiled)(*xs))
+
+    return run_graphed, hit
