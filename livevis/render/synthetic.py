@@ -40,14 +40,14 @@ class SyntheticProducer(threading.Thread):
         self.sample_rate = sample_rate
         self.started_at = time.monotonic()
         self.produced = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def audio_time(self, audio_index: int) -> float:
         """The monotonic time at which the sample `audio_index` 'arrived' (for latency_of)."""
         return self.started_at + audio_index / self.sample_rate
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             now = time.monotonic()
             start = time.perf_counter()
             rgba = pattern(self.width, self.height, now - self.started_at)
@@ -55,7 +55,7 @@ class SyntheticProducer(threading.Thread):
             index = int((now - self.started_at) * self.sample_rate)
             self.mailbox.put(Frame(rgba=rgba, audio_index=index, seq=self.produced, stats={"synthesis": ms}))
             self.produced += 1
-            self._stop.wait(max(0.0, self.period - (time.monotonic() - now)))
+            self._halt.wait(max(0.0, self.period - (time.monotonic() - now)))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()

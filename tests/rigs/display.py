@@ -30,7 +30,7 @@ def xvfb():
         pytest.skip("Xvfb is not installed (apt-get install xvfb)")
     for _ in range(3):  # another process may grab the same number between the check and the start
         n = _free_display()
-        proc = subprocess.Popen([binary, f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([binary, f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp", "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None and not Path(f"/tmp/.X11-unix/X{n}").exists():
             time.sleep(0.05)
