@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("livevis.commands.devices", "list audio input devices (default marked)"),
     "listen": ("livevis.commands.listen", "live level meter for checking an audio rig"),
     "models": ("livevis.commands.models", "list, download and import generators"),
+    "build-engines": ("livevis.commands.build_engines", "compile a bundle's models ahead of a show"),
 }
 
 
