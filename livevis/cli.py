@@ -17,8 +17,12 @@ from livevis.errors import LivevisError
 
 # name -> (module, one-line help). The order is the order of `livevis --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("livevis.commands.run", "the live visualizer: sound in, frames on screen (or headless, recorded)"),
+    "render": ("livevis.commands.render", "render an audio file to an mp4 offline (deterministic, every frame)"),
+    "bench": ("livevis.commands.bench", "measure the live path per stage: fps, latency"),
     "devices": ("livevis.commands.devices", "list audio input devices (default marked)"),
     "listen": ("livevis.commands.listen", "live level meter for checking an audio rig"),
+    "prepare": ("livevis.commands.prepare", "turn videos (or a synthetic set) into a training dataset"),
     "models": ("livevis.commands.models", "list, download and import generators"),
     "build-engines": ("livevis.commands.build_engines", "compile a bundle's models ahead of a show"),
 }
