@@ -7,6 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livevis.audio.synth import make_signal
+
 # extension -> (container format, audio codec, sample format the encoder takes)
 AUDIO_CODECS = {
     ".wav": ("wav", "pcm_s16le", "s16"),
@@ -62,3 +64,33 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, video: 
         for packet in astream.encode(None):
             out.mux(packet)
     return path
+
+
+def _video_only(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(5):
+            for packet in s.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
+                out.mux(packet)
+        for packet in s.encode(None):
+            out.mux(packet)
+    return path
+
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (path, part of the expected message). Shared with the CLI tests."""
+    tone = make_signal("sine", 0.3, 48000)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_text("these are my set notes, not audio\n" * 20)
+    return {
+        "missing": (tmp_path / "nope.wav", "not found"),
+        "empty": (empty, "empty"),
+        "text": (text, "not a readable audio file"),
+        "8ch": (write_audio(tmp_path / "8ch.wav", np.stack([tone] * 8), 48000), "mono or stereo"),
+        "192k": (write_audio(tmp_path / "192k.wav", make_signal("sine", 0.3, 192000), 192000), "96 kHz"),
+        "no audio": (_video_only(tmp_path / "silent_film.mp4"), "no audio stream"),
+        "directory": (tmp_path, "directory"),
+    }

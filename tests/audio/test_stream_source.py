@@ -1,0 +1,88 @@
+import time
+
+import numpy as np
+import pytest
+
+from livevis.audio import AudioSource, open_source
+from livevis.audio.meter import peak_hz
+from livevis.audio.synth import make_signal
+from livevis.errors import LivevisError
+from tests.audio.media_files import write_audio
+
+SR = 16000
+
+
+def test_offline_file_source_advances_exactly_and_finishes(tmp_path):
+    signal = make_signal("sweep", 1.0, SR)
+    path = write_audio(tmp_path / "s.flac", signal, SR)
+    src = open_source(str(path), sample_rate=SR, realtime=False)
+    assert isinstance(src, AudioSource) and src.sample_rate == SR
+    with src:
+        assert src.advance(6000) == 6000 and src.write_index == 6000
+        out, end = src.read_last(8000)
+        assert end == 6000
+        assert not out[:2000].any()  # zero-padded at the front
+        np.testing.assert_allclose(out[2000:], signal[:6000], atol=1e-4)  # flac of 16-bit: ~3e-5
+        assert src.advance(6000) == 6000 and not src.finished
+        assert src.advance(6000) == 4000 and src.finished
+        assert src.advance(100) == 0 and src.write_index == 16000
+        assert src.status.state == "finished"
+
+
+def test_offline_loop_wraps_around(tmp_path):
+    path = write_audio(tmp_path / "c.wav", make_signal("clicks", 0.5, SR, bpm=240), SR)  # 2 clicks
+    with open_source(str(path), sample_rate=SR, realtime=False, loop=True) as src:
+        assert src.advance(20000) == 20000 and not src.finished
+        out, _ = src.read_last(20000)
+        np.testing.assert_array_equal(out[8000:16000], out[:8000])
+
+
+def test_synth_offline_equals_make_signal():
+    with open_source("synth:sine@300", sample_rate=SR, realtime=False) as src:
+        for n in (100, 3333, 12567):
+            src.advance(n)
+        out, _end = src.read_last(16000)
+    np.testing.assert_array_equal(out, make_signal("sine", 1.0, SR, freq=300.0))
+
+
+def test_realtime_source_keeps_pace_and_reports_arrival_times():
+    src = open_source("synth:sine@440", sample_rate=SR, realtime=True)
+    with pytest.raises(RuntimeError):
+        src.advance(10)
+    t0 = time.monotonic()
+    with src:
+        time.sleep(1.0)
+        elapsed = time.monotonic() - t0
+        written = src.write_index
+        out, end = src.read_last(8000)
+        assert src.status.state == "running"
+    assert abs(written - elapsed * SR) < 0.15 * SR  # real-time pace, within scheduling noise
+    assert abs(peak_hz(out, SR) - 440) < 2
+    # The newest sample arrived just now; one second earlier arrived about a second ago.
+    assert abs(src.arrival_time(end) - (t0 + elapsed)) < 0.2
+    assert abs(src.arrival_time(end - SR // 2) - (src.arrival_time(end) - 0.5)) < 0.1
+    assert src.status.state == "stopped"
+    index = src.write_index
+    time.sleep(0.1)
+    assert src.write_index == index  # stop() really stops the clock thread
+
+
+def test_realtime_file_finishes_at_its_end(tmp_path):
+    path = write_audio(tmp_path / "short.wav", make_signal("noise", 0.3, SR), SR)
+    with open_source(str(path), sample_rate=SR) as src:
+        deadline = time.monotonic() + 5
+        while not src.finished and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert src.finished and src.write_index == int(0.3 * SR)
+
+
+@pytest.mark.parametrize("spec,match", [("synth:hum", "unknown synth kind"), ("", "no audio input"),
+                                        ("does/not/exist.wav", "not found")])
+def test_bad_specs(spec, match):
+    with pytest.raises(LivevisError, match=match):
+        open_source(spec, sample_rate=SR)
+
+
+def test_mic_is_live_only():
+    with pytest.raises(LivevisError, match="live only"):
+        open_source("mic", sample_rate=SR, realtime=False)
