@@ -7,6 +7,7 @@ framebuffer-size callback, so drawing after a resize uses the right viewport.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Callable
 
@@ -25,6 +26,20 @@ def _init_glfw() -> None:
     glfw.ERROR_REPORTING = "ignore"  # failures are reported through return values below
     if not glfw.init():
         raise LivevisError(NO_DISPLAY)
+
+
+def _egl_context_current() -> bool:
+    """True when this thread already has a current EGL context (e.g. an offscreen one).
+
+    libglvnd refuses a GLX context on a thread holding an EGL one (X error BadAccess, which Xlib
+    turns into a process exit), so the window then asks glfw for an EGL context instead.
+    """
+    try:
+        egl = ctypes.CDLL("libEGL.so.1")
+    except OSError:
+        return False
+    egl.eglGetCurrentContext.restype = ctypes.c_void_p
+    return bool(egl.eglGetCurrentContext())
 
 
 def monitor_count() -> int:
@@ -52,11 +67,18 @@ class Window:
             glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
             glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
             glfw.window_hint(glfw.RESIZABLE, True)
+            use_egl = _egl_context_current()
+            glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API if use_egl else glfw.NATIVE_CONTEXT_API)
             self._window = glfw.create_window(width, height, title, None, None)
             if not self._window:
                 raise LivevisError("could not open an OpenGL 3.3 core window on this display")
             glfw.make_context_current(self._window)
-            self.ctx = moderngl.create_context(require=330)
+            # init_context detects the current context, EGL or GLX (create_context only knows GLX once
+            # another context exists in the process).
+            moderngl.init_context()
+            self.ctx = moderngl.get_context()
+            if self.ctx.version_code < 330:
+                raise LivevisError(f"OpenGL 3.3 needed, the display offers {self.ctx.version_code}")
         except BaseException:
             glfw.terminate()
             raise
