@@ -1,0 +1,157 @@
+"""The latent path: audio windows -> sound encoder -> recurrent step (keyframes at the bundle's step
+rate) -> interpolation at the render rate.
+
+Causal by construction: the keyframe computed at audio index i only sees samples before i, and the
+latent shown at index j interpolates between the two newest keyframes at or before j. Live and
+offline rendering share this class; they differ only in how audio windows are read and in
+`max_catchup` (live skips stale keyframes instead of queueing them; offline computes every one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+# reader(end_index) -> (window samples float32 [window_samples], actual end index of that window)
+WindowReader = Callable[[int], "tuple[np.ndarray, int]"]
+
+
+@dataclass
+class KeyframeInfo:
+    """What the last keyframe saw: for stats, reactive effects and tests."""
+
+    audio_index: int = 0
+    embedding: torch.Tensor | None = None  # [1, D] CLIP-space embedding of that window
+    offset_norm: float = 0.0  # mean |E_a(x)| of that window: how hard sound pushed the latent
+
+
+class LatentDriver:
+    """Steps the recurrent latent from audio and returns the interpolated ws for any audio index.
+
+    Args:
+        mel:            callable, samples [window_samples] float32 tensor -> log-mel [1, n_mels, frames]
+        encoder:        callable, log-mel [1, n_mels, frames] -> (embedding [1, D], w_offset [1, num_ws, w_dim])
+        recurrent_step: callable, (ws, hidden, offset) -> (ws_next, hidden_next)
+        hidden_init:    zero hidden state [1, G, H] of the recurrent blocks
+        window_samples: samples per encoder window
+        step_samples:   samples between keyframes (sample_rate / step_rate)
+        anchor_leak:    per-keyframe pull of ws back towards the anchor latent. The recurrent blocks are
+                        trained on clips of a few seconds; a show lasts hours, so without a leash the
+                        latent would drift off the generator's manifold. 0 disables it.
+        max_catchup:    keyframes computed per advance() at most when audio ran ahead (live: 1-2;
+                        offline: None = all, so every keyframe exists and output is deterministic).
+    """
+
+    def __init__(
+        self,
+        *,
+        mel: Callable,
+        encoder: Callable,
+        recurrent_step: Callable,
+        hidden_init: torch.Tensor,
+        window_samples: int,
+        step_samples: int,
+        device: torch.device | str = "cpu",
+        anchor_leak: float = 0.02,
+        max_catchup: int | None = 1,
+    ):
+        assert step_samples > 0 and window_samples > 0
+        assert 0.0 <= anchor_leak < 1.0
+        self.mel = mel
+        self.encoder = encoder
+        self.recurrent_step = recurrent_step
+        self.window_samples = int(window_samples)
+        self.step_samples = int(step_samples)
+        self.device = torch.device(device)
+        self.anchor_leak = float(anchor_leak)
+        self.max_catchup = max_catchup
+        self._hidden0 = hidden_init.detach().clone()
+        self._window = torch.zeros(self.window_samples, dtype=torch.float32, device=self.device)
+        self.info = KeyframeInfo()
+        self._anchor: torch.Tensor | None = None
+
+    def reset(self, ws_anchor: torch.Tensor, audio_index: int = 0) -> None:
+        """Start (or restart, on a new seed) from the anchor latent ws_anchor [1, num_ws, w_dim]."""
+        assert ws_anchor.ndim == 3 and ws_anchor.shape[0] == 1, f"ws_anchor must be [1, num_ws, w_dim], got {tuple(ws_anchor.shape)}"
+        self._anchor = ws_anchor.detach().to(self.device, torch.float32).clone()
+        self._prev = self._anchor.clone()  # [1, num_ws, w_dim] keyframe before the newest
+        self._cur = self._anchor.clone()  # [1, num_ws, w_dim] newest keyframe
+        self._out = self._anchor.clone()  # [1, num_ws, w_dim] interpolated ws handed out (reused)
+        self._hidden = self._hidden0.clone()
+        self._cur_index = int(audio_index)
+        # First keyframe at the first step boundary strictly after the start index.
+        self._next_boundary = (int(audio_index) // self.step_samples + 1) * self.step_samples
+
+    @property
+    def anchor(self) -> torch.Tensor:
+        assert self._anchor is not None, "call reset() first"
+        return self._anchor
+
+    @torch.inference_mode()
+    def _keyframe(self, samples: np.ndarray, end_index: int) -> None:
+        assert samples.shape == (self.window_samples,), f"window must be [{self.window_samples}], got {samples.shape}"
+        self._window.copy_(torch.from_numpy(samples))
+        mel = self.mel(self._window)  # [1, n_mels, frames]
+        embedding, offset = self.encoder(mel)  # [1, D], [1, num_ws, w_dim]
+        ws_next, hidden_next = self.recurrent_step(self._cur, self._hidden, offset)
+        if self.anchor_leak > 0:
+            ws_next = torch.lerp(ws_next, self._anchor, self.anchor_leak)
+        self._prev.copy_(self._cur)
+        self._cur.copy_(ws_next)
+        self._hidden.copy_(hidden_next)
+        self._cur_index = int(end_index)
+        self.info = KeyframeInfo(audio_index=int(end_index), embedding=embedding, offset_norm=float(offset.abs().mean()))
+
+    def advance(self, audio_index: int, reader: WindowReader) -> torch.Tensor:
+        """Compute the keyframes due up to `audio_index`; return ws [1, num_ws, w_dim] to show there.
+
+        The returned tensor is reused by the next call: copy it if you keep it.
+        """
+        assert self._anchor is not None, "call reset() first"
+        due = 0
+        if audio_index >= self._next_boundary:
+            due = (audio_index - self._next_boundary) // self.step_samples + 1
+        if due:
+            skip = 0 if self.max_catchup is None else max(0, due - self.max_catchup)
+            self._next_boundary += skip * self.step_samples
+            for _ in range(due - skip):
+                samples, end = reader(self._next_boundary)
+                self._keyframe(samples, end)
+                self._next_boundary += self.step_samples
+        # Lerp from the previous keyframe to the newest over one step interval: smooth motion at any
+        # render rate for one step of added latency.
+        alpha = min(max((audio_index - self._cur_index) / self.step_samples, 0.0), 1.0)
+        torch.lerp(self._prev, self._cur, alpha, out=self._out)
+        return self._out
+
+
+def array_window_reader(audio: np.ndarray, window_samples: int) -> WindowReader:
+    """Exact windows from a whole decoded signal (offline render, eval): the window ending at
+    `end` sample, zero-padded before the start and clamped at the end of the audio."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    buf = np.zeros(window_samples, dtype=np.float32)
+
+    def read(end: int) -> tuple[np.ndarray, int]:
+        end = min(int(end), audio.shape[0])
+        start = end - window_samples
+        buf[:] = 0.0
+        if end > 0:
+            lo = max(start, 0)
+            buf[window_samples - (end - lo):] = audio[lo:end]
+        return buf, end
+
+    return read
+
+
+def source_window_reader(source, window_samples: int) -> WindowReader:
+    """Live windows: the newest `window_samples` at the ring's write head (freshest audio wins over
+    exact step boundaries: lower latency, and a late keyframe is better than a stale one)."""
+
+    def read(_end: int) -> tuple[np.ndarray, int]:
+        samples, end = source.read_last(window_samples)
+        return samples, end
+
+    return read

@@ -1,0 +1,161 @@
+"""The per-frame callables of the live path, built once from a bundle on one device and one backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from livevis.errors import LivevisError
+
+STAGES = ("encoder", "recurrent", "synthesis")
+
+
+@dataclass
+class LiveModules:
+    mel: Callable  # samples [window_samples] -> [1, n_mels, frames]
+    encoder: Callable  # [1, n_mels, frames] -> ([1, D], [1, num_ws, w_dim])
+    recurrent_step: Callable  # (ws, hidden, offset) -> (ws_next, hidden_next)
+    synthesis: Callable  # ws [1, num_ws, w_dim] -> img [1, 3, H, W] in about [-1, 1]
+    mapping: Callable  # z [B, z_dim] -> ws [B, num_ws, w_dim] (eager: used on seed changes only)
+    hidden_init: torch.Tensor  # [1, G, H]
+    sample_rate: int  # the bundle's audio rate: sources are resampled to it
+    window_samples: int
+    step_samples: int
+    num_ws: int
+    w_dim: int
+    z_dim: int
+    resolution: int
+    device: torch.device
+    backends: dict[str, str] = field(default_factory=dict)
+
+
+class _RecurrentStep(torch.nn.Module):
+    """RecurrentBlocks.step as a module's forward, so engines can export it."""
+
+    def __init__(self, recurrent: torch.nn.Module):
+        super().__init__()
+        self.recurrent = recurrent
+
+    def forward(self, ws, hidden, offset):
+        return self.recurrent.step(ws, hidden, offset)
+
+
+class _Synthesis(torch.nn.Module):
+    """Synthesis with const noise as a one-input forward (what engines compile)."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.synthesis = generator.synthesis
+
+    def forward(self, ws):
+        return self.synthesis(ws, noise_mode="const")
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """'auto' / None -> cuda if available else cpu; an unavailable device is a user error."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise LivevisError(f"unknown device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LivevisError(f"device {name!r} asked for but CUDA is not available on this machine")
+    return device
+
+
+def build_live_modules(bundle, *, backend: str = "eager", device: torch.device | str = "cpu",
+                       precision: str = "fp32", progress: Callable[[str], None] | None = None) -> LiveModules:
+    """Wrap a loaded bundle's encoder, recurrent step and synthesis for the live path.
+
+    backend "eager" uses the modules directly; anything else goes through livevis.engines (cache,
+    parity gate; "auto" measures and remembers the fastest backend that passes parity).
+    """
+    from livevis.audio.mel import StreamingLogMel
+
+    device = torch.device(device)
+    if bundle.sound_encoder is None or bundle.recurrent is None:
+        raise LivevisError("this bundle has a generator only (no sound encoder / recurrent blocks): "
+                           "train one with `livevis train video --generator ...`, or use --model default")
+    audio = bundle.audio
+    gen = bundle.generator.to(device).eval()
+    encoder = bundle.sound_encoder.to(device).eval()
+    recurrent = bundle.recurrent.to(device).eval()
+    mel = StreamingLogMel(audio.sample_rate, audio.n_fft, audio.hop_length, audio.n_mels, audio.window_seconds,
+                          fmin=audio.fmin, fmax=audio.fmax, device=str(device))
+    num_ws, w_dim = int(gen.num_ws), int(gen.w_dim)
+    hidden = recurrent.init_hidden(1).to(device)
+    step = _RecurrentStep(recurrent).eval()
+    synth = _Synthesis(gen).eval()
+
+    with torch.inference_mode():
+        mel_example = mel(torch.zeros(mel.window_samples, device=device))
+    examples = {
+        "encoder": (encoder, (mel_example.clone(),)),
+        "recurrent": (step, (torch.zeros(1, num_ws, w_dim, device=device), hidden.clone(),
+                             torch.zeros(1, num_ws, w_dim, device=device))),
+        "synthesis": (synth, (gen.mapping(torch.zeros(1, gen.z_dim, device=device)).detach(),)),
+    }
+    callables: dict[str, Callable] = {}
+    chosen: dict[str, str] = {}
+    if backend == "eager":
+        for stage, (module, _) in examples.items():
+            callables[stage], chosen[stage] = module, "eager"
+    else:
+        from livevis import engines
+        from livevis.models.bundle import bundle_sha256
+
+        weights_key = bundle_sha256(bundle.path) if getattr(bundle, "path", None) else None
+        for stage, (module, inputs) in examples.items():
+            if progress:
+                progress(f"building {stage} ({backend})")
+            key = None if weights_key is None else f"{weights_key}:{stage}"
+            if backend == "auto":
+                engine = engines.select_backend(module, inputs, name=stage, cache_key=key)
+            else:
+                engine = engines.build(module, inputs, backend=backend, precision=precision, name=stage, cache_key=key)
+            callables[stage], chosen[stage] = engine, engine.backend
+
+    sample_rate = int(audio.sample_rate)
+    return LiveModules(
+        mel=mel,
+        encoder=callables["encoder"],
+        recurrent_step=callables["recurrent"],
+        synthesis=callables["synthesis"],
+        mapping=gen.mapping,
+        hidden_init=hidden,
+        sample_rate=sample_rate,
+        window_samples=int(mel.window_samples),
+        step_samples=max(1, int(round(sample_rate / float(audio.step_rate)))),
+        num_ws=num_ws,
+        w_dim=w_dim,
+        z_dim=int(gen.z_dim),
+        resolution=int(gen.img_resolution),
+        device=device,
+        backends=chosen,
+    )
+
+
+class RGBAConverter:
+    """img [1, 3, H, W] in [-1, 1] -> RGBA8 [H, W, 4] into a reused buffer (no per-frame numpy allocation).
+
+    The returned array is reused on the next call; the mailbox hands out copies, so the producer
+    keeps a small pool (see `pool`).
+    """
+
+    def __init__(self, resolution: int, pool: int = 3):
+        self._bufs = [np.full((resolution, resolution, 4), 255, dtype=np.uint8) for _ in range(pool)]
+        self._views = [torch.from_numpy(b) for b in self._bufs]
+        self._i = 0
+
+    @torch.inference_mode()
+    def __call__(self, img: torch.Tensor) -> np.ndarray:
+        assert img.ndim == 4 and img.shape[0] == 1 and img.shape[1] == 3, f"img must be [1, 3, H, W], got {tuple(img.shape)}"
+        self._i = (self._i + 1) % len(self._bufs)
+        view = self._views[self._i]
+        x = img[0].float().mul(127.5).add_(128.0).clamp_(0.0, 255.0)  # [3, H, W]
+        view[..., :3].copy_(x.permute(1, 2, 0))
+        return self._bufs[self._i]
