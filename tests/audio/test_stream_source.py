@@ -86,3 +86,15 @@ def test_bad_specs(spec, match):
 def test_mic_is_live_only():
     with pytest.raises(LivevisError, match="live only"):
         open_source("mic", sample_rate=SR, realtime=False)
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3", ".m4a", ".mp4"])
+def test_file_source_reads_every_format(tmp_path, ext):
+    tone = make_signal("sine", 1.0, 44100, freq=440.0)
+    path = write_audio(tmp_path / f"a{ext}", np.stack([tone, tone]), 44100, video=ext == ".mp4")
+    with open_source(str(path), sample_rate=SR, realtime=False) as src:
+        while src.advance(4096):
+            pass
+        assert src.finished and abs(src.write_index - SR) < 1200
+        window, _ = src.read_last(SR)
+        assert abs(peak_hz(window[3000:12000], SR) - 440.0) < 2.0

@@ -1,0 +1,87 @@
+"""Real capture through PortAudio from the PulseAudio null-sink rig (tests/rigs/pulse.py)."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from livevis.audio import open_source
+from livevis.audio.meter import peak_hz
+from livevis.audio.synth import make_signal
+from tests.audio.media_files import write_audio
+from tests.rigs.pulse import pulse_rig, tone_wav  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.pulse
+SR = 16000
+
+
+def _wait_for(predicate, timeout: float, step: float = 0.02) -> float:
+    """Seconds until predicate() is true; pytest.fail after `timeout`."""
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(step)
+    return time.monotonic() - t0
+
+
+def _hears(src, freq: float, tol: float = 5.0) -> bool:
+    window, _ = src.read_last(SR // 2)
+    return np.abs(window).max() > 0.05 and abs(peak_hz(window, SR) - freq) <= tol
+
+
+def test_mic_captures_a_440_hz_tone(pulse_rig, tmp_path):
+    wav = tone_wav(tmp_path / "a440.wav", 440.0, seconds=20)
+    src = open_source("mic", sample_rate=SR, device=pulse_rig.capture_device)
+    assert src.device_name == "pulse"
+    with src:
+        pulse_rig.play(wav)
+        _wait_for(lambda: src.write_index > SR, timeout=10)  # the null sink wakes up in ~2 s
+        _wait_for(lambda: _hears(src, 440.0), timeout=5)
+        window, end = src.read_last(SR)
+        assert abs(peak_hz(window[-SR // 2 :], SR) - 440.0) <= 5.0
+        assert src.status.state == "running"
+        # Audio is stamped on arrival: the newest sample is at most a few blocks old.
+        assert 0 <= time.monotonic() - src.arrival_time(end) < 0.3
+    pulse_rig.stop_playing()
+    assert src.status.state == "stopped"
+
+
+def test_device_loss_reports_within_2s_and_resumes_by_itself(pulse_rig, tmp_path):
+    wav = tone_wav(tmp_path / "a440.wav", 440.0, seconds=30)
+    src = open_source("mic", sample_rate=SR, device=pulse_rig.capture_device)
+    with src:
+        pulse_rig.play(wav)
+        _wait_for(lambda: _hears(src, 440.0), timeout=10)
+
+        pulse_rig.unplug()
+        took = _wait_for(lambda: src.status.state == "device lost", timeout=2.0)
+        assert took <= 2.0
+        assert src.status.message
+        # Readers get silence while the head keeps moving at real-time pace.
+        index = src.write_index
+        time.sleep(1.5)
+        advanced = src.write_index - index
+        assert 0.7 * 1.5 * SR < advanced < 1.3 * 1.5 * SR
+        assert not src.read_last(SR // 2)[0].any()
+
+        pulse_rig.replug()
+        pulse_rig.play(wav)
+        _wait_for(lambda: src.status.state == "running", timeout=15)
+        _wait_for(lambda: _hears(src, 440.0), timeout=5)
+        assert src.status.state == "running" and src.status.message == ""
+    pulse_rig.stop_playing()
+
+
+def test_file_playback_is_heard_through_the_rig(pulse_rig, tmp_path, monkeypatch):
+    # Playback goes to the default output; point it at the null sink and record its monitor.
+    monkeypatch.setenv("PULSE_SINK", pulse_rig.sink)
+    path = write_audio(tmp_path / "a660.wav", make_signal("sine", 20.0, SR, freq=660.0), SR)
+    mic = open_source("mic", sample_rate=SR, device=pulse_rig.capture_device)
+    player = open_source(str(path), sample_rate=SR, playback=True)
+    with mic, player:
+        _wait_for(lambda: _hears(mic, 660.0), timeout=10)
+        # The player's own ring holds what it plays, paced by the output device.
+        assert _hears(player, 660.0) and player.status.state == "running"
+        assert os.environ["PULSE_SINK"] == pulse_rig.sink

@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.audio.media_files import bad_files
+from tests.rigs.pulse import pulse_rig, tone_wav  # noqa: F401 - fixture
+
+LIVEVIS = [sys.executable, "-m", "livevis"]
+KEYS = {"t", "rms_db", "peak_hz", "status", "overflows"}
+
+
+def _listen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*LIVEVIS, "listen", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    for row in rows:
+        assert set(row) == KEYS, row
+    return rows
+
+
+@pytest.mark.pulse
+def test_listen_mic_json_reports_the_rig_tone(pulse_rig, tmp_path):
+    pulse_rig.play(tone_wav(tmp_path / "a440.wav", 440.0, seconds=15))
+    try:
+        res = _listen("--input", "mic", "--device", "pulse", "--json", "--seconds", "3")
+    finally:
+        pulse_rig.stop_playing()
+    assert res.returncode == 0, res.stderr
+    rows = _json_lines(res.stdout)
+    times = [r["t"] for r in rows]
+    assert times[-1] >= 2.9 and max(b - a for a, b in zip([0.0, *times], times)) <= 0.5
+    assert all(r["status"] in ("running", "device lost") for r in rows)
+    heard = [r for r in rows if r["rms_db"] > -40]
+    assert heard, rows
+    assert abs(heard[-1]["peak_hz"] - 440.0) <= 5.0
+    assert isinstance(heard[-1]["overflows"], int)
+
+
+def test_listen_synth_json_lines_are_regular_and_flushed():
+    res = _listen("--input", "synth:sine@1000", "--json", "--seconds", "1.2")
+    assert res.returncode == 0, res.stderr
+    rows = _json_lines(res.stdout)
+    assert len(rows) >= 3 and rows[-1]["t"] >= 1.2
+    assert all(abs(r["peak_hz"] - 1000.0) < 3 and r["status"] == "running" for r in rows)
+    assert all(abs(r["rms_db"] - (-9.03)) < 0.2 for r in rows)  # 0.5-amplitude sine
+
+
+def test_listen_file_ends_with_the_file_and_prints_plain_text(tmp_path):
+    from livevis.audio.synth import make_signal
+    from tests.audio.media_files import write_audio
+
+    path = write_audio(tmp_path / "s.wav", make_signal("sine", 0.8, 16000, freq=500.0), 16000)
+    res = _listen("--input", str(path))  # no --seconds: stops when the file ends; no TTY: text
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines and "finished" in lines[-1] and "Hz" in lines[-1]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(lines[0])
+
+
+def _assert_one_line_error(res: subprocess.CompletedProcess, expected: str) -> None:
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert expected in lines[0], lines[0]
+
+
+def test_listen_bad_files(tmp_path):
+    for name, (path, expected) in bad_files(tmp_path).items():
+        _assert_one_line_error(_listen("--input", str(path), "--seconds", "1"), expected)
+
+
+@pytest.mark.parametrize("seconds", ["0", "-2", "nan"])
+def test_listen_rejects_non_positive_seconds(seconds):
+    _assert_one_line_error(_listen("--input", "synth:sine", f"--seconds={seconds}"), "--seconds")
+
+
+def test_listen_unknown_synth_kind():
+    _assert_one_line_error(_listen("--input", "synth:hum", "--seconds", "1"), "unknown synth kind")
+
+
+@pytest.mark.pulse
+def test_listen_unknown_device(pulse_rig):
+    _assert_one_line_error(_listen("--device", "no-such-interface", "--seconds", "1"), "no audio input device")
+    _assert_one_line_error(_listen("--device", "987", "--seconds", "1"), "index 987")
