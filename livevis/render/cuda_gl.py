@@ -74,15 +74,20 @@ class CudaTextureWriter:
             rt, rt.cudaGraphicsGLRegisterImage(texture.glo, _GL_TEXTURE_2D, flags), "cudaGraphicsGLRegisterImage"
         )
 
-    def write(self, rgba) -> None:
-        """Copy `rgba` ([H, W, 4] uint8 torch CUDA tensor, row 0 = top) into the texture."""
-        import torch
+    def write(self, rgba, stream: int | None = None) -> None:
+        """Copy `rgba` ([H, W, 4] uint8 torch CUDA tensor, row 0 = top) into the texture.
 
-        assert rgba.is_cuda and rgba.dtype == torch.uint8, "expected a uint8 CUDA tensor"
+        stream: CUDA stream handle to order the copy on; default torch's current stream of the tensor.
+        """
+        assert rgba.is_cuda and str(rgba.dtype) == "torch.uint8", "expected a uint8 CUDA tensor"
         assert tuple(rgba.shape) == (self.height, self.width, 4), f"frame {tuple(rgba.shape)} != texture {(self.height, self.width, 4)}"
         rgba = rgba if rgba.is_contiguous() else rgba.contiguous()
         rt = self.rt
-        stream = rt.cudaStream_t(torch.cuda.current_stream(rgba.device).cuda_stream)
+        if stream is None:
+            import torch
+
+            stream = torch.cuda.current_stream(rgba.device).cuda_stream
+        stream = rt.cudaStream_t(stream)
         row_bytes = self.width * 4
         _check(rt, rt.cudaGraphicsMapResources(1, self.resource, stream), "cudaGraphicsMapResources")
         try:

@@ -76,7 +76,8 @@ def _ms(summary: dict) -> str:
 
 
 class DisplayLoop:
-    """Drives a target at `fps` (None: as fast as the target presents, e.g. vsync).
+    """Drives a target at `fps` (None: as fast as the target presents, e.g. vsync, capped at
+    `max_fps` so a driver that ignores the swap interval (Xvfb, some VMs) doesn't spin a core).
 
     post():            -> {"level": 0..1, "onset": 0..1} (optional "time"); default no reaction.
     latency_of(frame): -> seconds from the arrival of the frame's audio_index to now; called right
@@ -86,12 +87,12 @@ class DisplayLoop:
     seconds / stop_event / target.should_close end `run()`.
     """
 
-    def __init__(self, target: Target, renderer: Renderer, mailbox: Mailbox | None = None, *, fps: float | None = 60.0, post: Callable[[], dict] | None = None, latency_of: Callable[[Frame], float] | None = None, overlay_lines: Callable[[DisplayStats], list[str]] | None = None, recorder=None, seconds: float | None = None, stop_event: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, target: Target, renderer: Renderer, mailbox: Mailbox | None = None, *, fps: float | None = 60.0, post: Callable[[], dict] | None = None, latency_of: Callable[[Frame], float] | None = None, overlay_lines: Callable[[DisplayStats], list[str]] | None = None, recorder=None, seconds: float | None = None, max_fps: float = 240.0, stop_event: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         assert fps is None or fps > 0, f"bad fps {fps}"
         self.target = target
         self.renderer = renderer
         self.mailbox = mailbox
-        self.period = 1.0 / fps if fps else 0.0
+        self.period = 1.0 / (fps or max_fps)
         self.post = post
         self.latency_of = latency_of
         self.overlay_lines = overlay_lines

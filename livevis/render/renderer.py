@@ -9,6 +9,8 @@ composite with the overlay drawn at frame resolution: what is shown, without the
 
 from __future__ import annotations
 
+import os
+
 import moderngl
 import numpy as np
 
@@ -34,7 +36,10 @@ def letterbox_scale(content: tuple[int, int], viewport: tuple[int, int]) -> tupl
 class Renderer:
     """Frame upload, post effect, letterbox blit and overlay for one frame size."""
 
-    def __init__(self, ctx: moderngl.Context, width: int, height: int, *, shaders: ShaderLibrary | None = None, hot_reload: bool = False) -> None:
+    def __init__(self, ctx: moderngl.Context, width: int, height: int, *, shaders: ShaderLibrary | None = None, hot_reload: bool | None = None) -> None:
+        """hot_reload: recompile shaders whose files changed (default: env LIVEVIS_SHADER_RELOAD=1)."""
+        if hot_reload is None:
+            hot_reload = os.environ.get("LIVEVIS_SHADER_RELOAD") == "1"
         assert width > 0 and height > 0, f"bad frame size {width}x{height}"
         assert ctx.version_code >= 330, f"OpenGL 3.3 needed, context has {ctx.version_code}"
         self.ctx = ctx
