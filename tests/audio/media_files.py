@@ -9,7 +9,8 @@ import numpy as np
 
 from livevis.audio.synth import make_signal
 
-# extension -> (container format, audio codec, sample format the encoder takes)
+# extension -> (container format, audio codec, sample format the encoder takes). Opus (.ogg, .mkv)
+# only takes 8/12/16/24/48 kHz.
 AUDIO_CODECS = {
     ".wav": ("wav", "pcm_s16le", "s16"),
     ".flac": ("flac", "flac", "s16"),

@@ -90,8 +90,8 @@ def test_mic_is_live_only():
 
 @pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3", ".m4a", ".mp4"])
 def test_file_source_reads_every_format(tmp_path, ext):
-    tone = make_signal("sine", 1.0, 44100, freq=440.0)
-    path = write_audio(tmp_path / f"a{ext}", np.stack([tone, tone]), 44100, video=ext == ".mp4")
+    tone = make_signal("sine", 1.0, 48000, freq=440.0)  # opus (our .ogg) takes 48 kHz, not 44.1
+    path = write_audio(tmp_path / f"a{ext}", np.stack([tone, tone]), 48000, video=ext == ".mp4")
     with open_source(str(path), sample_rate=SR, realtime=False) as src:
         while src.advance(4096):
             pass
