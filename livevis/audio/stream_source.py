@@ -61,9 +61,16 @@ class StreamSource(AudioSource):
             k = max(0, min(n, self._length - self._position))
             chunk = self._produce(self._position, k)
         self._position += len(chunk)
-        if self._length is not None and not self._loop and self._position >= self._length:
-            self._state = FINISHED
         return chunk
+
+    def _ended(self) -> bool:
+        return self._length is not None and not self._loop and self._position >= self._length
+
+    def _push_taken(self, chunk: np.ndarray) -> None:
+        """Push a chunk from `_take`; "finished" only once the last samples are readable."""
+        self._push(chunk)
+        if self._ended():
+            self._state = FINISHED
 
     def advance(self, n: int) -> int:
         """Offline: push the next `n` samples now; returns how many were pushed (< n at the end)."""
@@ -72,7 +79,7 @@ class StreamSource(AudioSource):
         if self._state == FINISHED:
             return 0
         chunk = self._take(int(n))
-        self._push(np.ascontiguousarray(chunk, dtype=np.float32))
+        self._push_taken(np.ascontiguousarray(chunk, dtype=np.float32))
         return len(chunk)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -105,7 +112,7 @@ class StreamSource(AudioSource):
             due = int((time.monotonic() - t0) * self.sample_rate) - written
             if due > 0:
                 chunk = self._take(due)
-                self._push(np.ascontiguousarray(chunk, dtype=np.float32))
+                self._push_taken(np.ascontiguousarray(chunk, dtype=np.float32))
                 written += due  # count the clock, not the chunk: the pace holds even at the end
             self._halt.wait(CHUNK_SECONDS)
 
@@ -131,7 +138,7 @@ class StreamSource(AudioSource):
             outdata[k:, 0] = 0
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
-            self._push(buf)
+            self._push_taken(buf)
 
         try:
             self._out_stream = sd.OutputStream(samplerate=self.sample_rate, channels=1, dtype="float32",

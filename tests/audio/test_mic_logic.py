@@ -1,0 +1,72 @@
+"""MicSource logic against a fake PortAudio (no sound server needed)."""
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from livevis.audio import open_source
+from livevis.audio.devices import list_input_devices, resolve_input_device
+from livevis.audio.meter import peak_hz
+from livevis.errors import LivevisError
+from tests.audio.fake_sounddevice import FakeDevice, make_module
+
+SR = 16000
+
+
+@pytest.fixture()
+def fake_device(monkeypatch):
+    dev = FakeDevice()
+    monkeypatch.setitem(sys.modules, "sounddevice", make_module(dev))
+    return dev
+
+
+def _wait_for(predicate, timeout):
+    t0 = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - t0 < timeout, "timed out"
+        time.sleep(0.01)
+    return time.monotonic() - t0
+
+
+def test_device_listing_and_selection(fake_device):
+    devices = list_input_devices()
+    assert [d["name"] for d in devices] == ["Fake USB Mic"] and devices[0]["is_default"]
+    assert resolve_input_device("usb")["index"] == 1
+    assert resolve_input_device(1)["name"] == "Fake USB Mic"
+    assert resolve_input_device("1")["index"] == 1
+    assert resolve_input_device(None)["index"] == 1
+    with pytest.raises(LivevisError, match="index 0"):
+        resolve_input_device(0)  # an output-only device is not an input
+    with pytest.raises(LivevisError, match="matching 'studio'"):
+        open_source("mic", sample_rate=SR, device="studio")
+
+
+def test_mixdown_resampling_and_overflows(fake_device):
+    fake_device.overflow_next = 3
+    with open_source("mic", sample_rate=SR, device="usb") as src:
+        _wait_for(lambda: src.write_index > SR // 2, timeout=5)
+        window, end = src.read_last(SR // 4)
+        assert abs(peak_hz(window, SR) - 440.0) < 2.0
+        assert 0.22 < np.abs(window).max() < 0.28  # 48 kHz stereo -> 16 kHz mono mean
+        assert src.status.overflows == 3 and src.status.state == "running"  # counted, not fatal
+        assert abs(time.monotonic() - src.arrival_time(end)) < 0.2
+
+
+def test_loss_silence_and_recovery_without_restart(fake_device):
+    src = open_source("mic", sample_rate=SR, device="Fake USB Mic")
+    with src:
+        _wait_for(lambda: src.write_index > SR // 4, timeout=5)
+        fake_device.alive = False
+        assert _wait_for(lambda: src.status.state == "device lost", timeout=2.0) <= 2.0
+        index = src.write_index
+        time.sleep(1.0)
+        assert 0.7 * SR < src.write_index - index < 1.3 * SR  # silence at real-time pace
+        assert not src.read_last(SR // 2)[0].any()
+        assert "unavailable" in src.status.message  # it has retried by now
+        fake_device.alive = True
+        _wait_for(lambda: src.status.state == "running", timeout=3.0)
+        _wait_for(lambda: abs(peak_hz(src.read_last(SR // 4)[0], SR) - 440.0) < 2.0, timeout=2.0)
+        assert fake_device.opens == 2
+    assert src.status.state == "stopped"
