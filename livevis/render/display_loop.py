@@ -87,7 +87,22 @@ class DisplayLoop:
     seconds / stop_event / target.should_close end `run()`.
     """
 
-    def __init__(self, target: Target, renderer: Renderer, mailbox: Mailbox | None = None, *, fps: float | None = 60.0, post: Callable[[], dict] | None = None, latency_of: Callable[[Frame], float] | None = None, overlay_lines: Callable[[DisplayStats], list[str]] | None = None, recorder=None, seconds: float | None = None, max_fps: float = 240.0, stop_event: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        target: Target,                       # Window or Offscreen
+        renderer: Renderer,                   # built on target.ctx at the frame size
+        mailbox: Mailbox | None = None,       # newest frame from the producer (None: offline `step` only)
+        *,
+        fps: float | None = 60.0,             # pacing; None: as fast as present() allows, up to max_fps
+        post: Callable[[], dict] | None = None,             # -> {"level", "onset"} each tick
+        latency_of: Callable[[Frame], float] | None = None,  # -> seconds since the frame's audio arrived
+        overlay_lines: Callable[[DisplayStats], list[str]] | None = None,  # stats overlay text
+        recorder=None,                        # Recorder fed with what is shown at its fps
+        seconds: float | None = None,         # stop after this long
+        max_fps: float = 240.0,               # cap when fps is None
+        stop_event: threading.Event | None = None,  # set from any thread to stop
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         assert fps is None or fps > 0, f"bad fps {fps}"
         self.target = target
         self.renderer = renderer

@@ -32,7 +32,17 @@ class Recorder:
     Both writers are thread-safe (the audio thread may feed audio while the render thread feeds video).
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, sample_rate: int, audio_channels: int = 1, crf: int = 20, preset: str = "veryfast") -> None:
+    def __init__(
+        self,
+        path: str | Path,        # the .mp4 to create (appears on close)
+        width: int,              # video size, even (yuv420p)
+        height: int,
+        fps: float,              # constant video rate: one write_video call per frame
+        sample_rate: int,        # of the samples given to write_audio
+        audio_channels: int = 1,  # 1 or 2
+        crf: int = 20,           # x264 quality (lower: better, bigger)
+        preset: str = "veryfast",  # x264 speed/size trade-off; fast enough for live use
+    ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise LivevisError(f"recording size must be positive and even for yuv420p, got {width}x{height}")
         if fps <= 0:

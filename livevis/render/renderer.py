@@ -36,7 +36,15 @@ def letterbox_scale(content: tuple[int, int], viewport: tuple[int, int]) -> tupl
 class Renderer:
     """Frame upload, post effect, letterbox blit and overlay for one frame size."""
 
-    def __init__(self, ctx: moderngl.Context, width: int, height: int, *, shaders: ShaderLibrary | None = None, hot_reload: bool | None = None) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,               # current GL 3.3+ context (window or EGL)
+        width: int,                          # frame size: every uploaded frame is [height, width, 4]
+        height: int,
+        *,
+        shaders: ShaderLibrary | None = None,  # share compiled programs between renderers
+        hot_reload: bool | None = None,
+    ) -> None:
         """hot_reload: recompile shaders whose files changed (default: env LIVEVIS_SHADER_RELOAD=1)."""
         if hot_reload is None:
             hot_reload = os.environ.get("LIVEVIS_SHADER_RELOAD") == "1"

@@ -53,7 +53,17 @@ class Window:
     on_new_seed: called (on the render thread) when space is pressed; keep it short (set a flag).
     """
 
-    def __init__(self, width: int, height: int, title: str = "livevis", *, vsync: bool = True, fullscreen: bool = False, monitor: int = 0, on_new_seed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        width: int,                 # windowed size in screen coordinates
+        height: int,
+        title: str = "livevis",
+        *,
+        vsync: bool = True,         # swap interval 1 (0 when off)
+        fullscreen: bool = False,   # start fullscreen on `monitor`
+        monitor: int = 0,           # index into glfw's monitor list, used for fullscreen
+        on_new_seed: Callable[[], None] | None = None,  # space bar
+    ) -> None:
         if width <= 0 or height <= 0:
             raise LivevisError(f"bad window size {width}x{height}")
         _init_glfw()
