@@ -50,6 +50,11 @@ class SoundEncoderConfig(StrictConfig):
             raise LivevisError(f"SoundEncoderConfig: sizes must be positive ({', '.join(bad) or 'widths/blocks/mel_std'})")
 
 
+def unit_norm(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """L2-normalise the last dim with ReduceSum (exports to opset 17, unlike F.normalize's ReduceL2)."""
+    return x * torch.rsqrt((x * x).sum(dim=-1, keepdim=True).clamp_min(eps))
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block: two 3x3 convs with batch norm, 1x1 projection on the skip when shapes change."""
 
@@ -106,12 +111,15 @@ class SoundEncoder(nn.Module):
                                f"got {list(mel.shape)}")
         x = (mel.unsqueeze(1) - c.mel_mean) / c.mel_std  # [B, 1, n_mels, frames], about unit scale
         x = self.stages(self.stem(x))                    # [B, C, h, w]
-        return x.mean(dim=(2, 3))                        # [B, C]
+        # Global average pool rather than mean(dim=...): ReduceMean takes its axes as an input from
+        # opset 18 on, which the exporter cannot convert down to opset 17 for older TensorRT parsers.
+        # (adaptive pooling lowers to ReduceMean too; a fixed-window AveragePool does not).
+        return F.avg_pool2d(x, kernel_size=(x.shape[2], x.shape[3])).flatten(1)  # [B, C]
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config
         feat = self.features(mel)                                         # [B, C]
-        embedding = F.normalize(self.embed_head(feat), dim=-1)            # [B, embed_dim]
+        embedding = unit_norm(self.embed_head(feat))                      # [B, embed_dim]
         offset = self.offset_head(feat) * c.offset_scale                  # [B, num_ws * w_dim]
         offset = offset.reshape(feat.shape[0], c.num_ws, c.w_dim)         # [B, num_ws, w_dim]
         return embedding, offset

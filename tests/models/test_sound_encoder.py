@@ -1,0 +1,108 @@
+"""SoundEncoder: shape contract, unit-norm embeddings, near-zero offsets at init, config validation."""
+
+import dataclasses
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from livevis.errors import LivevisError
+from livevis.models import factory
+from livevis.models.sound_encoder import SoundEncoder, SoundEncoderConfig
+
+TINY = dict(n_mels=40, num_frames=31, stem_width=8, widths=(8, 16), blocks=(1, 2), embed_dim=32, num_ws=6, w_dim=16)
+
+
+def _mel_of(signal: np.ndarray, sr: int = 16000, n_mels: int = 40) -> torch.Tensor:
+    """The front end's contract: power_to_db(melspectrogram(center=False)), [n_mels, frames] dB."""
+    mel = librosa.feature.melspectrogram(y=signal, sr=sr, n_fft=1024, hop_length=256, n_mels=n_mels, center=False)
+    return torch.from_numpy(librosa.power_to_db(mel, ref=1.0, top_db=None)).float()
+
+
+@pytest.fixture
+def encoder():
+    torch.manual_seed(0)
+    return SoundEncoder(SoundEncoderConfig(**TINY)).eval()
+
+
+def test_shapes_and_unit_norm(encoder):
+    mel = torch.randn(3, 40, 31) * 20 - 40               # [B, n_mels, frames] dB
+    emb, off = encoder(mel)
+    assert emb.shape == (3, 32) and off.shape == (3, 6, 16)
+    torch.testing.assert_close(emb.norm(dim=-1), torch.ones(3), atol=1e-5, rtol=0)
+
+
+def test_real_log_mel_windows_give_distinct_embeddings(encoder):
+    sr = 16000
+    n = 1024 + 30 * 256                                   # exactly 31 frames with center=False
+    t = np.arange(n) / sr
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.3, n).astype(np.float32)
+    mels = torch.stack([_mel_of(tone), _mel_of(noise), _mel_of(np.zeros(n, np.float32))])  # [3, 40, 31]
+    assert mels.shape == (3, 40, 31)
+    emb, off = encoder(mels)
+    assert torch.isfinite(emb).all() and torch.isfinite(off).all()  # silence is -100 dB: still finite
+    cos = emb @ emb.T
+    assert cos[0, 1] < 0.9999 and cos[0, 2] < 0.9999      # the encoder tells sounds apart at init
+
+
+def test_offsets_near_zero_at_init(encoder):
+    mel = torch.randn(8, 40, 31) * 25 - 40
+    _, off = encoder(mel)
+    assert off.abs().max() < 0.05, "an untrained encoder must barely move w"
+    assert off.abs().max() > 0, "offset head must not be dead (zero init blocks nothing, but check wiring)"
+
+
+def test_offset_scale_multiplies_offsets():
+    torch.manual_seed(1)
+    a = SoundEncoder(SoundEncoderConfig(**TINY)).eval()
+    b = SoundEncoder(SoundEncoderConfig(**{**TINY, "offset_scale": 3.0})).eval()
+    b.load_state_dict(a.state_dict())
+    mel = torch.randn(2, 40, 31) * 20 - 40
+    torch.testing.assert_close(b(mel)[1], 3.0 * a(mel)[1])
+    torch.testing.assert_close(b(mel)[0], a(mel)[0])
+
+
+def test_louder_input_changes_output(encoder):
+    """Fixed dB normalisation (no per-sample norm): loudness is information the encoder keeps."""
+    mel = torch.randn(1, 40, 31) * 10 - 60
+    e1, o1 = encoder(mel)
+    e2, o2 = encoder(mel + 30.0)
+    assert (e1 - e2).abs().max() > 1e-4 and (o1 - o2).abs().max() > 0
+
+
+def test_gradients_reach_every_parameter(encoder):
+    encoder.train()
+    emb, off = encoder(torch.randn(4, 40, 31) * 20 - 40)
+    (emb[:, 0].sum() + off.square().sum() * 1e3).backward()
+    dead = [n for n, p in encoder.named_parameters() if p.grad is None]
+    assert not dead, dead
+
+
+@pytest.mark.parametrize("shape", [(40, 31), (2, 41, 31), (2, 40, 30), (2, 1, 40, 31)])
+def test_wrong_input_shape_is_a_clear_error(encoder, shape):
+    with pytest.raises(LivevisError, match=r"expects log-mel \[B, 40, 31\]"):
+        encoder(torch.zeros(shape))
+
+
+def test_config_round_trip_and_validation():
+    cfg = SoundEncoderConfig(**TINY)
+    again = SoundEncoderConfig.from_dict(cfg.to_dict())
+    assert again == cfg and isinstance(again.widths, tuple)
+    with pytest.raises(LivevisError, match="unknown key"):
+        SoundEncoderConfig.from_dict({**cfg.to_dict(), "depth": 3})
+    with pytest.raises(LivevisError, match="equal length"):
+        SoundEncoderConfig(**{**TINY, "blocks": (1,)})
+    with pytest.raises(LivevisError, match="positive"):
+        SoundEncoderConfig(**{**TINY, "num_ws": 0})
+
+
+def test_factory_and_live_preset():
+    arch, cfg = factory.load_preset("sound_encoder-live")
+    enc = factory.build(arch, cfg)
+    assert isinstance(enc, SoundEncoder) and enc.config == SoundEncoderConfig.from_dict(cfg)
+    # ~1 s at 16 kHz, n_fft 1024, hop 256: 1 + (16000 - 1024) // 256 frames.
+    assert (enc.config.n_mels, enc.config.num_frames) == (80, 1 + (16000 - 1024) // 256)
+    assert (enc.config.num_ws, enc.config.w_dim) == (14, 512)
+    assert dataclasses.asdict(enc.config)["widths"] == (32, 64, 128, 256)
