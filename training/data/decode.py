@@ -59,8 +59,11 @@ def decode_audio(path: Path, sample_rate: int) -> np.ndarray:
     if not chunks:
         raise SkipFile("audio track has no samples")
     audio = np.concatenate(chunks).astype(np.float32)
-    lead = int(round(max(first_time or 0.0, 0.0) * sample_rate))  # audio starting late: pad with silence
-    return np.concatenate([np.zeros(lead, np.float32), audio]) if lead else audio
+    # Align to the video's t=0: pad a late start with silence, drop samples before 0 (codec priming).
+    lead = int(round((first_time or 0.0) * sample_rate))
+    if lead > 0:
+        return np.concatenate([np.zeros(lead, np.float32), audio])
+    return audio[-lead:] if lead < 0 else audio
 
 
 def iter_clips(path: Path, fmt: ClipFormat) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
