@@ -23,6 +23,7 @@ class Offscreen:
     def __init__(self, width: int, height: int, ctx: moderngl.Context | None = None) -> None:
         if width <= 0 or height <= 0:
             raise LivevisError(f"bad output size {width}x{height}")
+        self._owns_ctx = ctx is None
         self.ctx = ctx or create_egl_context()
         self.fbo = self.ctx.simple_framebuffer((width, height), components=4)
         self.fbo.use()
@@ -50,5 +51,7 @@ class Offscreen:
         return data[::-1].copy()
 
     def close(self) -> None:
+        """Release the framebuffer, and the context if this target created it."""
         self.fbo.release()
-        self.ctx.release()
+        if self._owns_ctx:
+            self.ctx.release()

@@ -22,7 +22,7 @@ def _loop(ctx, mailbox=None, size=64, **kwargs):
 
 def _close(target, renderer):
     renderer.release()
-    target.fbo.release()
+    target.close()  # the shared fixture context stays
 
 
 def test_offline_step_is_deterministic(egl_ctx):

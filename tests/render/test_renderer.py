@@ -24,7 +24,7 @@ def _draw(target, renderer, **kwargs):
 
 def _close(target, renderer):
     renderer.release()
-    target.fbo.release()
+    target.close()  # the shared fixture context stays
 
 
 def _near(pixel, colour, tol=3):
