@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from livevis.cli import main
+from tests.commands.test_listen import run_in_pty
 from tests.rigs.pulse import pulse_rig  # noqa: F401 - fixture
 
 LIVEVIS = [sys.executable, "-m", "livevis"]
@@ -17,6 +18,13 @@ def test_devices_lists_inputs_with_the_default_marked(pulse_rig):
     lines = res.stdout.splitlines()
     assert any("pulse" in line and "Hz" in line and " ch" in line for line in lines)
     assert sum(line.startswith("*") for line in lines) == 1  # exactly one default
+
+
+@pytest.mark.pulse
+def test_devices_table_on_a_terminal(pulse_rig):
+    rc, out = run_in_pty([*LIVEVIS, "devices"])
+    assert rc == 0, out
+    assert "index" in out and "default rate" in out and "pulse" in out and "*" in out
 
 
 @pytest.mark.pulse

@@ -1,6 +1,9 @@
 import json
+import os
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -13,6 +16,30 @@ KEYS = {"t", "rms_db", "peak_hz", "status", "overflows"}
 
 def _listen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([*LIVEVIS, "listen", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_pty(args: list[str], timeout: float = 60) -> tuple[int, str]:
+    """Run `args` with stdout on a pseudo-terminal (so rich draws its live display); (rc, output)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(args, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    rc = proc.wait(timeout=10)
+    return rc, b"".join(chunks).decode("utf-8", "replace")
 
 
 def _json_lines(stdout: str) -> list[dict]:
@@ -60,6 +87,13 @@ def test_listen_file_ends_with_the_file_and_prints_plain_text(tmp_path):
     assert lines and "finished" in lines[-1] and "Hz" in lines[-1]
     with pytest.raises(json.JSONDecodeError):
         json.loads(lines[0])
+
+
+def test_listen_on_a_terminal_draws_the_live_meter():
+    rc, out = run_in_pty([*LIVEVIS, "listen", "--input", "synth:sine@440", "--seconds", "1"])
+    assert rc == 0, out
+    for part in ("level", "dBFS", "440", "running", "overflows"):
+        assert part in out, out[-2000:]
 
 
 def _assert_one_line_error(res: subprocess.CompletedProcess, expected: str) -> None:
