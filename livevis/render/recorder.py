@@ -90,7 +90,10 @@ class Recorder:
             self._encode_audio(limit=self._video_samples())
 
     def write_audio(self, samples: np.ndarray) -> None:
-        """samples: float32 in [-1, 1], [N] for mono or [N, channels]. Sample 0 lines up with video frame 0."""
+        """samples: float32 in [-1, 1], [N] for mono or [N, channels]. Sample 0 lines up with video frame 0.
+
+        Audio arriving after close() (an audio thread racing the shutdown) is ignored.
+        """
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim == 1:
             samples = samples[:, None]
@@ -98,7 +101,8 @@ class Recorder:
         if samples.shape[1] != self.channels:
             samples = np.repeat(samples, self.channels, axis=1)
         with self._lock:
-            self._check_open()
+            if self._closed:
+                return
             self._pending.append(np.ascontiguousarray(samples.T))  # [channels, N]
             self._pending_samples += samples.shape[0]
             self._encode_audio(limit=self._video_samples())

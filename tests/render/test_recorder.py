@@ -118,6 +118,10 @@ def test_exception_mid_recording_still_finalises_the_file(tmp_path):
                 rec.write_video(np.full((64, 64, 3), 90, np.uint8))
             raise RuntimeError("boom")
     assert len(_probe(out)["frames"]) == 10
+    rec.write_audio(_tone(0, 100))  # late audio from another thread: ignored
+    with pytest.raises(LivevisError, match="already closed"):
+        rec.write_video(np.zeros((64, 64, 3), np.uint8))
+    rec.close()  # twice is fine
 
 
 _SIGTERM_SCRIPT = r"""
