@@ -96,3 +96,17 @@ def test_streaming_rejects_wrong_window_length():
     mel = StreamingLogMel(16000, 1024, 256, 80, window_seconds=1.0)
     with pytest.raises(AssertionError):
         mel(torch.zeros(15999))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the CPU path is covered above)")
+def test_streaming_on_cuda_matches_cpu():
+    y = torch.from_numpy(_signal("noise", 16000))
+    cpu = StreamingLogMel(16000, 1024, 256, 80, 1.0)
+    gpu = StreamingLogMel(16000, 1024, 256, 80, 1.0, device="cuda")
+    want = cpu(y)
+    got = gpu(y.cuda())
+    assert got.device.type == "cuda" and got.shape == want.shape
+    torch.testing.assert_close(got.cpu(), want, atol=1e-2, rtol=0)
+    torch.testing.assert_close(gpu.update(y.cuda(), 16000).cpu(), want, atol=1e-2, rtol=0)
+    assert log_mel(y.cuda(), 16000, 1024, 256, 80).device.type == "cuda"
