@@ -6,7 +6,7 @@ import moderngl
 import numpy as np
 
 from livevis.render.font import build_atlas
-from livevis.render.shaders import ShaderLibrary
+from livevis.render.shaders import ShaderLibrary, set_uniform
 
 _FLOATS_PER_CHAR = 3  # x, y, glyph
 
@@ -64,12 +64,12 @@ class TextOverlay:
                 self._vao.release()
             self._vao = self.ctx.vertex_array(program, [(self._instances, "2f 1f/i", "in_pos", "in_glyph")])
             self._vao_program = program
-        program["u_viewport"].value = (float(vw), float(vh))
-        program["u_cell"].value = (float(self.atlas.cell_w * scale), float(self.atlas.cell_h * scale))
-        program["u_grid"].value = (float(self.atlas.columns), float(self.atlas.rows))
-        program["u_color"].value = (1.0, 1.0, 1.0, 1.0)
-        program["u_background"].value = (0.0, 0.0, 0.0, 0.55)
-        program["u_atlas"].value = 0
+        set_uniform(program, "u_viewport", (float(vw), float(vh)))
+        set_uniform(program, "u_cell", (float(self.atlas.cell_w * scale), float(self.atlas.cell_h * scale)))
+        set_uniform(program, "u_grid", (float(self.atlas.columns), float(self.atlas.rows)))
+        set_uniform(program, "u_color", (1.0, 1.0, 1.0, 1.0))
+        set_uniform(program, "u_background", (0.0, 0.0, 0.0, 0.55))
+        set_uniform(program, "u_atlas", 0)
         self.texture.use(0)
         self.ctx.enable(moderngl.BLEND)
         self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA

@@ -16,7 +16,7 @@ import numpy as np
 
 from livevis.render.frame import Frame
 from livevis.render.overlay import TextOverlay
-from livevis.render.shaders import ShaderLibrary
+from livevis.render.shaders import ShaderLibrary, set_uniform
 from livevis.render.upload import PboUploader
 
 _QUAD = dict(mode=moderngl.TRIANGLE_STRIP, vertices=4)
@@ -115,9 +115,9 @@ class Renderer:
         self.ctx.viewport = (0, 0, vw, vh)
         self.ctx.clear(0.0, 0.0, 0.0, 1.0)
         program, vao = self._program("blit")
-        program["u_scale"].value = letterbox_scale((self.width, self.height), (vw, vh))
-        program["u_flip_y"].value = False
-        program["u_image"].value = 0
+        set_uniform(program, "u_scale", letterbox_scale((self.width, self.height), (vw, vh)))
+        set_uniform(program, "u_flip_y", False)
+        set_uniform(program, "u_image", 0)
         self._composites[self._current].use(0)
         vao.render(**_QUAD)
         if self._overlay_lines:
@@ -131,16 +131,16 @@ class Renderer:
         if effects_on:
             program, vao = self._program("post")
             self._composites[previous].use(1)
-            program["u_frame"].value = 0
-            program["u_prev"].value = 1
-            program["u_level"].value = level
-            program["u_onset"].value = onset
-            program["u_time"].value = time
+            set_uniform(program, "u_frame", 0)
+            set_uniform(program, "u_prev", 1)
+            set_uniform(program, "u_level", level)
+            set_uniform(program, "u_onset", onset)
+            set_uniform(program, "u_time", time)
         else:
             program, vao = self._program("blit")
-            program["u_scale"].value = (1.0, 1.0)
-            program["u_flip_y"].value = True
-            program["u_image"].value = 0
+            set_uniform(program, "u_scale", (1.0, 1.0))
+            set_uniform(program, "u_flip_y", True)
+            set_uniform(program, "u_image", 0)
         vao.render(**_QUAD)
 
     def read_pixels(self, out: np.ndarray | None = None) -> np.ndarray:

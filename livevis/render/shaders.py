@@ -170,6 +170,13 @@ def load_program(ctx: moderngl.Context, name: str, defines: dict | None = None, 
     return _compile(ctx, name, sources, names)
 
 
+def set_uniform(program: moderngl.Program, name: str, value) -> None:
+    """Set a uniform if the program uses it (compilers drop unused ones, e.g. during a hot-reload edit)."""
+    uniform = program.get(name, None)
+    if uniform is not None:
+        uniform.value = value
+
+
 class ShaderLibrary:
     """Compiled programs by (name, defines), with optional hot reload when a source file changes.
 

@@ -151,9 +151,11 @@ class Window:
             self._windowed = (*glfw.get_window_pos(self._window), *glfw.get_window_size(self._window))
             mode = glfw.get_video_mode(self._monitor)
             glfw.set_window_monitor(self._window, self._monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate)
+            glfw.set_input_mode(self._window, glfw.CURSOR, glfw.CURSOR_HIDDEN)  # no pointer over the show
         else:
             x, y, w, h = self._windowed
             glfw.set_window_monitor(self._window, None, x, y, w, h, 0)
+            glfw.set_input_mode(self._window, glfw.CURSOR, glfw.CURSOR_NORMAL)
         glfw.swap_interval(1 if self.vsync else 0)  # some drivers reset it on a mode change
         self._fb_size = tuple(glfw.get_framebuffer_size(self._window))
 

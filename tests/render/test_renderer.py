@@ -163,3 +163,27 @@ def test_cuda_frame_without_cuda_python_is_a_clear_error(egl_ctx):
             renderer.upload(Frame(rgba=FakeCudaTensor()))
     finally:
         _close(target, renderer)
+
+
+def test_hot_reload_reaches_the_renderer(egl_ctx, tmp_path):
+    import os
+    import shutil
+
+    from livevis.render.shaders import ShaderLibrary, shader_dir
+
+    for path in shader_dir().glob("*.glsl"):
+        shutil.copy(path, tmp_path / path.name)
+    target = Offscreen(64, 64, ctx=egl_ctx)
+    renderer = Renderer(egl_ctx, 64, 64, shaders=ShaderLibrary(egl_ctx, directory=tmp_path, hot_reload=True))
+    try:
+        renderer.upload(Frame(rgba=quadrant_frame(64, 64)))
+        before = _draw(target, renderer, effects_on=True)
+        assert _near(before[10, 10], RED)
+        post = tmp_path / "post.glsl"
+        mtime = post.stat().st_mtime
+        post.write_text(post.read_text().replace("f_color = vec4(max(cur, trails), 1.0);", "f_color = vec4(0.0, 0.0, 1.0, 1.0);"))
+        os.utime(post, (mtime + 5, mtime + 5))
+        after = _draw(target, renderer, effects_on=True)
+        assert _near(after[10, 10], BLUE) and _near(after[50, 50], BLUE)
+    finally:
+        _close(target, renderer)
