@@ -49,8 +49,13 @@ def filtered_lrelu(
     out_h = (in_h * up + py0 + py1 - (fu_h - 1) - (fd_h - 1) + (down - 1)) // down
 
     x = bias_act(x, b)  # [B, C, H, W]
-    x = upfirdn2d(x, fu, up=up, padding=[px0, px1, py0, py1], gain=up**2, flip_filter=flip_filter)  # [B, C, H*up+pad-fu+1, ..]
-    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    # lrelu(v) * gain == lrelu(v * gain) for gain > 0: fold the gain into the up-sampling filter and
+    # save one pass over the largest (up-sampled) tensor.
+    x = upfirdn2d(x, fu, up=up, padding=[px0, px1, py0, py1], gain=up**2 * gain, flip_filter=flip_filter)  # [B, C, H*up+pad-fu+1, ..]
+    if slope != 1:
+        x = bias_act(x, act="lrelu", alpha=slope, gain=1, clamp=clamp)
+    elif clamp is not None:
+        x = x.clamp(-float(clamp), float(clamp))
     x = upfirdn2d(x, fd, down=down, flip_filter=flip_filter)  # [B, C, out_h, out_w]
 
     assert x.shape == (batch, channels, out_h, out_w), f"filtered_lrelu: got {list(x.shape)}"
