@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -340,10 +341,20 @@ def save_bundle(bundle: Bundle, path: str | Path, weights_dtype: torch.dtype = t
     with atomic_dir(path) as tmp:
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         for part, tensors in weights.items():
-            save_file(tensors, str(tmp / f"{part}.safetensors"), metadata={"format": "pt", "part": part})
+            save_file(tensors, str(tmp / f"{part}.safetensors"), metadata={"format": "pt"})  # one key: safetensors orders keys randomly
+        _ordinary_permissions(tmp)
     bundle.config = config
     bundle.path = path
     return path
+
+
+def _ordinary_permissions(directory: Path) -> None:
+    """Temp dirs are created 0700: give the bundle the modes a normal mkdir / open would (umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for file in directory.iterdir():
+        file.chmod(0o666 & ~umask)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from livevis.errors import LivevisError
 from livevis.models import bundle as bmod
 from livevis.models.bundle import AudioFrontend, Bundle, bundle_sha256, load_bundle, read_config, save_bundle
-from tests.rigs.tiny_bundle import TINY_AUDIO, run_parts, tiny_bundle
+from tests.rigs.tiny_parts import TINY_AUDIO, run_parts, tiny_bundle
 
 
 @pytest.fixture
@@ -225,3 +225,57 @@ def test_bundle_new_validates_classes():
     with pytest.raises(LivevisError, match="unknown key"):
         Bundle.new(g, name="x", description="y", classes=[{"name": "a", "prompt": "b", "extra": 1}])
     assert bmod.PARTS[0] == "generator"
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped default (an untrained stand-in)
+
+
+def test_shipped_default_is_an_honest_stand_in():
+    from livevis.models.resolve import default_bundle_path, resolve_model
+
+    path = resolve_model(None)
+    assert path == resolve_model("default") == default_bundle_path()
+    doc = read_config(path)
+    assert doc["provenance"]["stand_in"] is True
+    assert doc["description"].startswith("untrained stand-in")
+    assert doc["weights_dtype"] == "float16"
+    assert "clip" not in doc
+    assert [c["name"] for c in doc["classes"]] == [
+        "thunderstorm", "rain", "waterfall", "fire_crackling", "wind", "underwater_bubbling", "volcano",
+        "splashing_water", "calm",
+    ]
+    assert sum(f.stat().st_size for f in path.iterdir()) < 30e6
+
+
+@torch.no_grad()
+def test_shipped_default_runs_one_live_step():
+    from livevis.audio.mel import log_mel
+
+    b = load_bundle("default")
+    assert b.is_stand_in and b.generator.img_resolution == 256
+    a = b.audio
+    samples = torch.from_numpy(__import__("numpy").random.default_rng(0).standard_normal(a.window_samples).astype("float32"))
+    mel = log_mel(samples * 0.1, a.sample_rate, a.n_fft, a.hop_length, a.n_mels, a.fmin, a.fmax).unsqueeze(0)
+    assert mel.shape == (1, a.n_mels, a.frames)
+    emb, offset = b.sound_encoder(mel)  # [1, D], [1, num_ws, w_dim]
+    gen = b.generator
+    assert offset.shape == (1, gen.num_ws, gen.w_dim)
+    ws = gen.mapping(torch.randn(1, gen.z_dim, generator=torch.Generator().manual_seed(0)))
+    ws_next, hidden = b.recurrent.step(ws, b.recurrent.init_hidden(1), offset)
+    img = gen.synthesis(ws_next, noise_mode="const")
+    assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
+    assert not torch.equal(ws_next, ws)
+
+
+def test_shipped_default_reacts_to_sound():
+    """Noise bursts must move the picture far more than silence (the live tests ask for >= 2x)."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_standin_bundle.py"
+    spec = importlib.util.spec_from_file_location("make_standin_bundle", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.check("default", seconds=1.5)
+    assert result["ratio"] >= 4.0, result
