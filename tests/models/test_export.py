@@ -58,13 +58,14 @@ def test_onnx_runtime_parity(case, tmp_path):
     assert worst <= 1e-4
 
 
-def test_onnx_opset17_encoder(tmp_path):
-    """Opset 17 is what older TensorRT parsers want: the encoder has no op that forces 18."""
+@pytest.mark.parametrize("case", ["encoder-tiny", "recurrent-step-tiny"])
+def test_onnx_opset17(case, tmp_path):
+    """Opset 17 is what older TensorRT parsers want: no op here forces the exporter to stay at 18."""
     import onnx
 
-    module, inputs = _encoder("sound_encoder-tiny")
-    assert_onnx_parity(module, inputs, tmp_path / "enc17.onnx", atol=1e-4, opset=17)
-    opsets = {o.domain: o.version for o in onnx.load(str(tmp_path / "enc17.onnx")).opset_import}
+    module, inputs = CASES[case]()
+    assert_onnx_parity(module, inputs, tmp_path / "m17.onnx", atol=1e-4, opset=17)
+    opsets = {o.domain: o.version for o in onnx.load(str(tmp_path / "m17.onnx")).opset_import}
     assert opsets.get("", opsets.get("ai.onnx")) == 17, opsets
 
 

@@ -136,3 +136,16 @@ def test_live_preset():
     rec = factory.build(arch, cfg)
     assert isinstance(rec, RecurrentBlocks)
     assert rec.config.num_ws == 14 and rec.config.groups == default_groups(14)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU path is covered above)")
+def test_cuda_step_matches_cpu():
+    rec = _trained_like(RecurrentConfig(**TINY))
+    ws0, offsets = torch.randn(1, 8, 16), torch.randn(1, 16, 8, 16)
+    with torch.no_grad():
+        want = rec(ws0, offsets)
+        gpu = rec.to("cuda")
+        assert gpu.init_hidden(1).device.type == "cuda"
+        got = gpu(ws0.cuda(), offsets.cuda()).cpu()
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)

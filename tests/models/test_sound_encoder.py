@@ -106,3 +106,14 @@ def test_factory_and_live_preset():
     assert (enc.config.n_mels, enc.config.num_frames) == (80, 1 + (16000 - 1024) // 256)
     assert (enc.config.num_ws, enc.config.w_dim) == (14, 512)
     assert dataclasses.asdict(enc.config)["widths"] == (32, 64, 128, 256)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU path is covered above)")
+def test_cuda_matches_cpu(encoder):
+    mel = torch.randn(2, 40, 31) * 20 - 40
+    with torch.no_grad():
+        want = encoder(mel)
+        got = encoder.to("cuda")(mel.cuda())
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g.cpu(), w, atol=1e-4, rtol=1e-3)
