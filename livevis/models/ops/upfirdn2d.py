@@ -48,7 +48,7 @@ def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
 
 def setup_filter(
     f,
-    device: torch.device | str = torch.device("cpu"),
+    device: torch.device | str | None = None,
     normalize: bool = True,
     flip_filter: bool = False,
     gain: float = 1,
@@ -58,6 +58,7 @@ def setup_filter(
 
     1D filters with fewer than 8 taps become their 2D outer product unless `separable` says otherwise.
     Normalised to unit DC gain, then scaled so the whole 2D filter has gain `gain`.
+    device None keeps the default device (CPU unless a `torch.device(...)` context says otherwise).
     """
     if f is None:
         f = 1
@@ -75,7 +76,7 @@ def setup_filter(
     if flip_filter:
         f = f.flip(list(range(f.ndim)))
     f = f * (gain ** (f.ndim / 2))
-    return f.to(device=device)
+    return f if device is None else f.to(device=device)
 
 
 def _zero_insert(x: torch.Tensor, dim: int, factor: int) -> torch.Tensor:
