@@ -91,11 +91,16 @@ class ClipSpace(nn.Module):
 
     @classmethod
     def from_config(cls, model_cfg: dict[str, Any], state_dict: dict[str, torch.Tensor] | None = None) -> "ClipSpace":
-        """open_clip.CLIP(**model_cfg), optionally loaded from `state_dict` (keys of the inner CLIP)."""
+        """open_clip.CLIP(**model_cfg) (CustomTextCLIP when the cfg says custom_text), optionally loaded
+        from `state_dict` (open_clip's own key names)."""
         import open_clip
 
+        if not isinstance(model_cfg, dict):
+            raise LivevisError(f"bad CLIP architecture config: expected an object, got {type(model_cfg).__name__}")
+        kwargs = copy.deepcopy(model_cfg)
+        model_cls = open_clip.CustomTextCLIP if kwargs.pop("custom_text", False) else open_clip.CLIP
         try:
-            model = open_clip.CLIP(**copy.deepcopy(model_cfg))
+            model = model_cls(**kwargs)
         except (TypeError, ValueError, KeyError) as exc:
             raise LivevisError(f"bad CLIP architecture config: {exc}") from None
         if state_dict is not None:
@@ -118,10 +123,19 @@ class ClipSpace(nn.Module):
         return self.mean.device
 
     def preprocess(self, img: torch.Tensor) -> torch.Tensor:
-        """img [B, 3, H, W] in [-1, 1] -> CLIP input [B, 3, S, S] (bilinear resize + mean/std), differentiable."""
+        """img [B, 3, H, W] in [-1, 1] -> CLIP input [B, 3, S, S], differentiable.
+
+        As CLIP's own preprocessing: centre square crop, bicubic resize (antialiased when shrinking),
+        then the mean/std normalisation.
+        """
         if img.ndim != 4 or img.shape[1] != 3:
             raise LivevisError(f"CLIP expects images [B, 3, H, W], got {list(img.shape)}")
         x = (img.float() + 1.0) * 0.5                                  # [B, 3, H, W] in [0, 1]
+        H, W = x.shape[-2:]
+        if H != W:
+            side = min(H, W)
+            top, left = (H - side) // 2, (W - side) // 2
+            x = x[:, :, top:top + side, left:left + side]              # [B, 3, side, side]
         if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bicubic",
                               align_corners=False, antialias=x.shape[-1] > self.image_size)

@@ -97,3 +97,9 @@ def test_small_clip_config_builds():
     c = ClipSpace.from_config(cfg)
     assert c.embed_dim == cfg["embed_dim"] and c.image_size == cfg["vision_cfg"]["image_size"]
     assert c.encode_image(torch.zeros(1, 3, 128, 128)).shape == (1, cfg["embed_dim"])
+
+
+def test_non_square_images_are_centre_cropped(clip):
+    img = torch.rand(1, 3, 32, 32) * 2 - 1
+    padded = torch.cat([torch.ones(1, 3, 32, 8), img, -torch.ones(1, 3, 32, 8)], dim=3)  # [1, 3, 32, 48]
+    torch.testing.assert_close(clip.preprocess(padded), clip.preprocess(img))
