@@ -335,7 +335,7 @@ def save_bundle(bundle: Bundle, path: str | Path, weights_dtype: torch.dtype = t
             config["clip"] = {k: spec[k] for k in ("kind", "name", "pretrained")}
         else:
             config["clip"] = {"kind": "open_clip_config", "model_cfg": copy.deepcopy(bundle.clip.model_cfg)}
-            weights["clip"] = _state_for_file(bundle.clip, weights_dtype)
+            weights["clip"] = _state_for_file(bundle.clip.model, weights_dtype)  # open_clip's own key names
     validate_config(config, f"bundle {config.get('name', path.name)!r}")
 
     with atomic_dir(path) as tmp:
@@ -406,11 +406,12 @@ def _load_clip(spec: dict[str, Any], file: Path) -> nn.Module:
 
     if spec["kind"] == "open_clip_pretrained":
         return ClipSpace.from_open_clip(spec["name"], spec["pretrained"])
-    state = {k: v.float() if v.is_floating_point() else v for k, v in _read_tensors(file).items()}
     try:
-        return ClipSpace.from_config(spec["model_cfg"], state)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise LivevisError(f"{file}: weights do not fit the CLIP config ({_one_line(exc)})") from None
+        clip = ClipSpace.from_config(spec["model_cfg"])
+    except LivevisError as exc:
+        raise LivevisError(f"{file.parent / CONFIG_NAME}: clip: {exc}") from None
+    _load_weights(clip.model, file)
+    return clip
 
 
 def load_bundle(path_or_name: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Bundle:

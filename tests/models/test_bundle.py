@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 from livevis.errors import LivevisError
 from livevis.models import bundle as bmod
 from livevis.models.bundle import AudioFrontend, Bundle, bundle_sha256, load_bundle, read_config, save_bundle
-from tests.rigs.tiny_parts import TINY_AUDIO, run_parts, tiny_bundle
+from tests.rigs.tiny_parts import TINY_AUDIO, full_bundle, run_parts, tiny_bundle
 
 
 @pytest.fixture
@@ -64,6 +64,31 @@ def test_fp16_storage_loads_as_fp32(saved, tmp_path):
     for key in before:
         scale = before[key].abs().max().item() + 1e-6
         assert (before[key] - after[key]).abs().max().item() <= 2e-2 * scale, key
+
+
+@torch.no_grad()
+def test_every_part_round_trips(tmp_path):
+    original = full_bundle()
+    path = save_bundle(original, tmp_path / "full.bundle", weights_dtype=torch.float16)
+    names = sorted(p.name for p in path.glob("*.safetensors"))
+    assert names == sorted(f"{p}.safetensors" for p in bmod.PARTS)
+    doc = read_config(path)
+    assert doc["clip"]["kind"] == "open_clip_config" and doc["clip"]["model_cfg"]["embed_dim"] == 16
+    loaded = load_bundle(path)
+    img = torch.rand(2, 3, 16, 16) * 2 - 1  # [B, 3, H, W]
+    clip_before, clip_after = original.clip.encode_image(img), loaded.clip.encode_image(img)
+    assert (clip_before - clip_after).abs().max() < 2e-2
+    text = ["a photo of rain"]
+    assert (original.clip.encode_text(text) - loaded.clip.encode_text(text)).abs().max() < 2e-2
+    for part in ("image_discriminator", "video_discriminator"):
+        a, b = getattr(original, part).state_dict(), getattr(loaded, part).state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.allclose(a[key].float(), b[key], atol=1e-2, rtol=1e-2), (part, key)
+    # A damaged CLIP file is named like any other part.
+    _rewrite(path / "clip.safetensors", lambda t: t.pop(sorted(t)[0]))
+    with pytest.raises(LivevisError, match=r"clip\.safetensors: missing tensor"):
+        load_bundle(path)
 
 
 def test_generator_only_bundle(tmp_path):

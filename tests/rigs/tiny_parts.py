@@ -57,3 +57,18 @@ def run_parts(bundle: Bundle, seed: int = 1) -> dict[str, torch.Tensor]:
         ws_next, hidden = bundle.recurrent.step(ws, bundle.recurrent.init_hidden(2), offset)
         out["ws_next"], out["hidden"] = ws_next, hidden
     return out
+
+
+def full_bundle(seed: int = 0) -> Bundle:
+    """Every part a bundle can hold: tiny bundle + tiny CLIP (weights stored) + both discriminators."""
+    from livevis.models.clip import ClipSpace, tiny_clip_config
+
+    b = tiny_bundle(seed)
+    torch.manual_seed(seed + 1)
+    b.clip = ClipSpace.from_config(tiny_clip_config(embed_dim=16, image_size=32))
+    b.config["clip"] = {"kind": "open_clip_config"}
+    for part in ("image_discriminator", "video_discriminator"):
+        arch, config = factory.load_preset(f"{part}-tiny")
+        config["img_resolution"] = TINY_GENERATOR["img_resolution"]
+        setattr(b, part, factory.build(arch, config).eval())
+    return b
