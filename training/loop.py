@@ -19,6 +19,16 @@ from livevis.training import distributed
 from livevis.training.run import Run
 
 
+def seed_everything(seed: int) -> None:
+    """Seed python `random`, numpy's global generator and torch (CPU and CUDA) at the start of a run;
+    on resume the checkpoint's RNG state then replaces these."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def batch_indices(step: int, batch_size: int, n: int, seed: int, rank: int = 0, world: int = 1) -> np.ndarray:
     """Dataset indices for optimisation step `step`: this rank's slice of the global batch.
 

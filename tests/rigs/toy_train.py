@@ -21,7 +21,7 @@ import torch
 
 from livevis.errors import LivevisError
 from livevis.training import distributed
-from livevis.training.loop import batch_indices, train_loop
+from livevis.training.loop import batch_indices, seed_everything, train_loop
 from livevis.training.run import Run
 
 
@@ -39,7 +39,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(1)
     info = distributed.init_distributed("cpu")
-    torch.manual_seed(0)
+    seed_everything(0)
     data = np.random.default_rng(0)
     x = torch.from_numpy(data.normal(size=(256, 8)).astype(np.float32))        # [N, 8]
     y = torch.from_numpy((x.numpy() @ data.normal(size=(8, 1))).astype(np.float32))  # [N, 1]
