@@ -1,6 +1,6 @@
 """Regenerate the StyleGAN2 golden fixtures from the ORIGINAL NVlabs code (not run in CI).
 
-    python tests/models/make_golden_sg2.py /path/to/NVlabs/stylegan3
+    python tests/models/make_golden_sg2.py /path/to/NVlabs/stylegan3 [/path/to/rosinality/stylegan2-pytorch]
 
 The checkout is only imported from its own path (the repo never contains NVlabs code). Custom
 CUDA ops are never used: everything runs on CPU, where NVlabs falls back to its reference ops.
@@ -8,6 +8,9 @@ Writes:
   golden/sg2_<name>.safetensors  seeded G state_dict ("G.<name>"), z, ws, expected images;
                                  metadata "init_kwargs" = the NVlabs Generator kwargs (JSON)
   golden/sg2_nvlabs_names.json   {config: {tensor name: shape}} for real published configurations
+and, given a rosinality checkout (its CUDA ops must fall back to their CPU paths):
+  golden/sg2_rosinality32.safetensors  rosinality g_ema ("R.<name>"), latent_avg, z, expected image
+  golden/sg2_rosinality_names.json     {size: {tensor name: shape}} of rosinality's real Generator
 """
 
 from __future__ import annotations
@@ -78,7 +81,41 @@ def main(nvlabs_root: str) -> None:
     print("wrote names for", ", ".join(names))
 
 
+def main_rosinality(root: str) -> None:
+    sys.path.insert(0, str(Path(root).resolve()))
+    import model as rosinality  # noqa: E402  (the original code, from the given checkout)
+
+    class Narrow(rosinality.Generator):
+        """The original Generator with its fixed 512-channel table shrunk, so the fixture stays small."""
+
+        def __setattr__(self, name, value):
+            if name == "channels":
+                value = {k: max(8, v // 32) for k, v in value.items()}
+            super().__setattr__(name, value)
+
+    torch.manual_seed(4321)
+    g = Narrow(32, 32, 3, channel_multiplier=2).eval()
+    with torch.no_grad():
+        for name, t in list(g.named_parameters()) + list(g.named_buffers()):
+            if "kernel" not in name:
+                t.copy_(torch.randn_like(t) * 0.5)
+        z = torch.randn(2, 32)
+        latent_avg = torch.randn(32)
+        img, latent = g([z], return_latents=True, randomize_noise=False)
+        img_trunc, _ = g([z], truncation=0.5, truncation_latent=latent_avg, randomize_noise=False)
+    tensors = {f"R.{k}": v.contiguous() for k, v in g.state_dict().items()}
+    tensors.update(z=z, latent_avg=latent_avg, ws=latent, img=img, img_trunc=img_trunc)
+    save_file(tensors, str(HERE / "sg2_rosinality32.safetensors"))
+    names = {}
+    for size in (256, 1024):
+        names[str(size)] = {k: list(v.shape) for k, v in rosinality.Generator(size, 512, 8, channel_multiplier=2).state_dict().items()}
+    (HERE / "sg2_rosinality_names.json").write_text(json.dumps(names, sort_keys=True) + "\n")
+    print("wrote rosinality fixtures")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     main(sys.argv[1])
+    if len(sys.argv) == 3:
+        main_rosinality(sys.argv[2])
