@@ -1,6 +1,6 @@
 """Reusable export checks for model tests (generators import these too).
 
-    assert_exports(module, inputs)              torch.export.export gives one full graph whose output
+    assert_exports(module, inputs)              torch.export.export (strict) gives one full graph whose output
                                                 matches eager
     assert_onnx_parity(module, inputs, atol)    dynamo ONNX export runs in onnxruntime and matches eager
     CallMethod(module, "step")                  wraps a non-forward entry point as a module's forward
@@ -59,13 +59,15 @@ def assert_close_all(got: Sequence[Any], want: Sequence[torch.Tensor], atol: flo
     return worst
 
 
-def assert_exports(module_or_fn: Any, inputs: tuple[torch.Tensor, ...], atol: float = 1e-5) -> torch.export.ExportedProgram:
-    """torch.export.export (strict=False, fixed shapes) must succeed: a single graph, no fallbacks.
-    The exported program's output must equal eager's. Returns the ExportedProgram."""
+def assert_exports(module_or_fn: Any, inputs: tuple[torch.Tensor, ...], atol: float = 1e-5,
+                   strict: bool = True) -> torch.export.ExportedProgram:
+    """torch.export.export (fixed shapes) must succeed: a single graph, no fallbacks. strict=True traces
+    with TorchDynamo, which fails on anything that would be a graph break. The exported program's
+    output must equal eager's. Returns the ExportedProgram."""
     module = _as_module(module_or_fn).eval()
     with torch.no_grad():
         want = _flat(module(*inputs))
-        program = torch.export.export(module, tuple(inputs), strict=False)
+        program = torch.export.export(module, tuple(inputs), strict=strict)
         got = _flat(program.module()(*inputs))
     calls = [n for n in program.graph.nodes if n.op == "call_function"]
     assert calls, "exported graph has no ops"

@@ -51,6 +51,15 @@ def test_torch_export_single_graph(case):
     assert not any("gru" in t or "rnn" in t or "lstm" in t for t in targets), targets
 
 
+@pytest.mark.parametrize("preset,shape", [("image_discriminator-tiny", (4, 3, 32, 32)),
+                                          ("video_discriminator-tiny", (2, 6, 3, 32, 32))])
+def test_discriminators_export(preset, shape):
+    """Not on the live path, but compiled training steps want one graph too."""
+    torch.manual_seed(0)
+    d = factory.build(*factory.load_preset(preset)).eval()
+    assert_exports(d, (torch.randn(shape),), atol=1e-4)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_onnx_runtime_parity(case, tmp_path):
     module, inputs = CASES[case]()

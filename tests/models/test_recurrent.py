@@ -149,3 +149,14 @@ def test_cuda_step_matches_cpu():
         assert gpu.init_hidden(1).device.type == "cuda"
         got = gpu(ws0.cuda(), offsets.cuda()).cpu()
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_backprop_through_time_reaches_all_weights_and_offsets():
+    rec = RecurrentBlocks(RecurrentConfig(**TINY))
+    ws0 = torch.randn(2, 8, 16)
+    offsets = torch.randn(2, 6, 8, 16, requires_grad=True)
+    target = torch.randn(2, 6, 8, 16)
+    loss = (rec(ws0, offsets) - target).square().mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in rec.parameters())
+    assert offsets.grad[:, 0].abs().sum() > 0  # the first offset influences later steps' loss
