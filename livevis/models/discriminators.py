@@ -117,6 +117,8 @@ class ImageDiscriminator(nn.Module):
             DiscriminatorBlock(channels(2 ** r), channels(2 ** (r - 1))) for r in range(res_log2, 2, -1)
         )
         ch4 = channels(4)
+        if ch4 % c.mbstd_num_channels:
+            raise LivevisError(f"ImageDiscriminatorConfig: mbstd_num_channels must divide the 4x4 channels ({ch4})")
         self.epilogue_conv = EqualConv2d(ch4 + c.mbstd_num_channels, ch4, 3)
         self.epilogue_fc = EqualLinear(ch4 * 16, ch4)
         self.out = EqualLinear(ch4, 1)
@@ -139,8 +141,6 @@ class ImageDiscriminator(nn.Module):
         if img.ndim != 4 or tuple(img.shape[1:]) != (c.img_channels, c.img_resolution, c.img_resolution):
             raise LivevisError(f"image discriminator expects [B, {c.img_channels}, {c.img_resolution}, "
                                f"{c.img_resolution}], got {list(img.shape)}")
-        if (C := self.from_rgb.weight.shape[0]) % c.mbstd_num_channels:
-            raise LivevisError(f"image discriminator: mbstd_num_channels must divide {C}")
         x = _lrelu(self.from_rgb(img))                 # [B, C_R, R, R]
         for block in self.blocks:
             x = block(x)                               # halves H and W

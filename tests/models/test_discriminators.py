@@ -128,3 +128,10 @@ def test_presets_build(preset):
         r = cfg["img_resolution"]
         x = torch.randn(2, 4, 3, r, r) if arch == "video_discriminator" else torch.randn(2, 3, r, r)
         assert torch.isfinite(d(x)).all()
+
+
+def test_mbstd_channels_must_divide():
+    with pytest.raises(LivevisError, match="mbstd_num_channels"):
+        ImageDiscriminator(ImageDiscriminatorConfig(**{**IMG, "mbstd_num_channels": 3}))
+    d = ImageDiscriminator(ImageDiscriminatorConfig(**{**IMG, "mbstd_num_channels": 2}))
+    assert d(torch.randn(4, 3, 32, 32)).shape == (4, 1)
