@@ -1,6 +1,7 @@
 """A complete, tiny live bundle (32 px StyleGAN2 + sound encoder + recurrent blocks) for pipeline tests.
 
-Untrained, seeded weights; the encoder's offset head is scaled up so sound visibly moves the picture.
+Untrained, seeded weights: the latent barely moves (recurrent updates start near zero), so what sound
+does to the shown picture comes through the audio-reactive post effect.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from livevis.models.bundle import AudioFrontend, Bundle, save_bundle
 NUM_WS, W_DIM = 8, 64  # a 32 px StyleGAN2 has 2 * log2(32) - 2 = 8 ws
 
 
-def make_tiny_bundle(path: Path, *, seed: int = 0, reactive: bool = True) -> Path:
+def make_tiny_bundle(path: Path, *, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     generator = factory.build("stylegan2", {"z_dim": 64, "w_dim": W_DIM, "img_resolution": 32, "mapping_layers": 2,
                                              "channel_base": 512, "channel_max": 64})
     _, enc_cfg = factory.load_preset("sound_encoder-tiny")
-    enc_cfg.update(num_ws=NUM_WS, w_dim=W_DIM, offset_init_scale=1.0 if reactive else 0.01)
+    enc_cfg.update(num_ws=NUM_WS, w_dim=W_DIM)
     _, rec_cfg = factory.load_preset("recurrent-tiny")
     rec_cfg.update(num_ws=NUM_WS, w_dim=W_DIM, groups=None)
     bundle = Bundle.new(generator, name="tiny-test", description="tiny untrained test bundle",

@@ -1,0 +1,60 @@
+"""`livevis render`: deterministic, every frame, audio muxed, duration = audio's; sound moves the picture."""
+
+import numpy as np
+import pytest
+
+from livevis.audio.synth import make_signal
+from tests.audio.media_files import write_audio
+from tests.rigs.cli import assert_one_line_error, livevis
+from tests.rigs.media import decode_video, durations, mean_motion, stream_kinds
+from tests.rigs.tiny_bundle import tiny_bundle  # noqa: F401 - fixture
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def noise_wav(tmp_path_factory):
+    return write_audio(tmp_path_factory.mktemp("audio") / "bursts.wav", make_signal("noise", 2.0, SR, seed=3), SR)
+
+
+def test_render_is_deterministic_with_audio_muxed(tiny_bundle, noise_wav, tmp_path):
+    outs = []
+    for name in ("a.mp4", "b.mp4"):
+        out = tmp_path / name
+        proc = livevis("render", noise_wav, "--out", out, "--model", tiny_bundle, "--fps", 15, "--seed", 4)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out)
+    assert stream_kinds(outs[0]) == ["video", "audio"]
+    a, b = decode_video(outs[0]), decode_video(outs[1])
+    assert a.shape == b.shape and a.shape[0] == 30  # every frame of 2 s at 15 fps
+    assert np.array_equal(a, b)
+    d = durations(outs[0])
+    assert abs(d["video"] - 2.0) <= 1 / 15 and abs(d["audio"] - 2.0) <= 1 / 15
+
+
+def test_sound_moves_the_picture(tiny_bundle, noise_wav, tmp_path):
+    """What is shown (latent + audio-reactive effect) moves at least twice as much on noise bursts as on silence."""
+    silence = write_audio(tmp_path / "silence.wav", np.zeros(2 * SR, np.float32), SR)
+    motion = {}
+    for name, wav in (("noise", noise_wav), ("silence", silence)):
+        out = tmp_path / f"{name}.mp4"
+        proc = livevis("render", wav, "--out", out, "--model", tiny_bundle, "--fps", 15, "--seed", 1)
+        assert proc.returncode == 0, proc.stderr
+        motion[name] = mean_motion(decode_video(out))
+    assert motion["noise"] >= 2.0 * motion["silence"], motion
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--model", "no-such-model"], "no-such-model"),
+    (["--fps", "0"], "--fps"),
+])
+def test_render_bad_options(noise_wav, tmp_path, args, needle):
+    assert_one_line_error(livevis("render", noise_wav, "--out", tmp_path / "x.mp4", *args), needle)
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_render_unreadable_audio(tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio at all")
+    assert_one_line_error(livevis("render", bad, "--out", tmp_path / "x.mp4"), "notes.wav")
+    assert not (tmp_path / "x.mp4").exists()
