@@ -111,9 +111,9 @@ class SoundEncoder(nn.Module):
                                f"got {list(mel.shape)}")
         x = (mel.unsqueeze(1) - c.mel_mean) / c.mel_std  # [B, 1, n_mels, frames], about unit scale
         x = self.stages(self.stem(x))                    # [B, C, h, w]
-        # Global average pool rather than mean(dim=...): ReduceMean takes its axes as an input from
-        # opset 18 on, which the exporter cannot convert down to opset 17 for older TensorRT parsers.
-        # (adaptive pooling lowers to ReduceMean too; a fixed-window AveragePool does not).
+        # Global pooling as a fixed-window AveragePool: mean(dim=...) and adaptive pooling both lower
+        # to ReduceMean, whose axes are an input from opset 18 on and do not convert down to opset 17
+        # (what older TensorRT parsers want).
         return F.avg_pool2d(x, kernel_size=(x.shape[2], x.shape[3])).flatten(1)  # [B, C]
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
