@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "turn videos (or a synthetic set) into a training dataset"
 
@@ -64,7 +63,7 @@ def _videos(args, progress, console) -> int:
     def on_file(done: int, total: int, name: str) -> None:
         progress.update(task, completed=done, total=total, description=f"decoding {name}" if name else "done")
         if not console.is_terminal and name:
-            print(f"[{done + 1}/{total}] {name}", file=sys.stderr)
+            print(f"[{done + 1}/{total}] {name}", flush=True)
 
     report = prepare_videos(
         args.video_dir, args.out, labels_csv=args.labels, size=args.size or 256, fps=args.fps,

@@ -1,8 +1,24 @@
-"""Training data: `livevis prepare` (videos or the synthetic set) and the `ClipDataset` loader."""
+"""Training data: `livevis prepare` (videos or the synthetic set) and the `ClipDataset` loader.
 
-from livevis.training.data.dataset import ClipDataset
-from livevis.training.data.prepare import prepare_videos
-from livevis.training.data.synthetic import CLASSES as SYNTHETIC_CLASSES
-from livevis.training.data.synthetic import write_synthetic
+Names resolve lazily so `livevis prepare` does not pay for importing torch.
+"""
 
-__all__ = ["ClipDataset", "SYNTHETIC_CLASSES", "prepare_videos", "write_synthetic"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "ClipDataset": ("livevis.training.data.dataset", "ClipDataset"),
+    "prepare_videos": ("livevis.training.data.prepare", "prepare_videos"),
+    "write_synthetic": ("livevis.training.data.synthetic.generate", "write_synthetic"),
+    "SYNTHETIC_CLASSES": ("livevis.training.data.synthetic.generate", "CLASSES"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    return getattr(importlib.import_module(module), attr)
