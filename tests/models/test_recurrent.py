@@ -136,6 +136,9 @@ def test_live_preset():
     rec = factory.build(arch, cfg)
     assert isinstance(rec, RecurrentBlocks)
     assert rec.config.num_ws == 14 and rec.config.groups == default_groups(14)
+    # Bundle writers override num_ws for their generator: the preset's split follows (groups: null).
+    cfg["num_ws"] = 16
+    assert factory.build(arch, cfg).config.groups == ((0, 3), (3, 6), (6, 16))
 
 
 @pytest.mark.gpu
