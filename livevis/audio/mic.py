@@ -174,10 +174,12 @@ class MicSource(AudioSource):
                     last = self._last_callback
                     silent_for = now - last if last else now - self._opened_at - self.startup_grace
                     if silent_for > self.lost_after:
-                        self._state = DEVICE_LOST
-                        self._message = f"no audio from {self.device_name!r}; retrying"
                         lost_since_time = last if last else now
                         lost_since_index = self.write_index
+                        # Fill the silent gap first, so the head is at "now" once readers see the state.
+                        self._push_zeros(int((now - lost_since_time) * self.sample_rate), when=now)
+                        self._message = f"no audio from {self.device_name!r}; retrying"
+                        self._state = DEVICE_LOST
                         self._close_stream()
                         next_retry = now + self.retry_interval
                     continue

@@ -92,7 +92,13 @@ class RingBuffer:
     def read_last(self, n: int, out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """The last `n` frames ending at the write head, and the absolute index of their end.
 
-        Zero-padded at the front when fewer than `n` frames were written (or are still held).
+        Zero-padded at the front when fewer than `n` frames were written (or fit in the ring).
         """
-        end = self._write_index
-        return self.read(end - n, n, out), end
+        for _ in range(100):
+            end = self._write_index
+            out = self.read(end - n, n, out)
+            # If the writer lapped the front of the window meanwhile, those frames read as zeros:
+            # take a newer window instead (a reader that slow gets the newest data, not a hole).
+            if self._claimed - self.capacity <= max(end - n, end - self.capacity, 0):
+                break
+        return out, end

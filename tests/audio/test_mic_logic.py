@@ -64,7 +64,7 @@ def test_loss_silence_and_recovery_without_restart(fake_device):
         time.sleep(1.0)
         assert 0.7 * SR < src.write_index - index < 1.3 * SR  # silence at real-time pace
         assert not src.read_last(SR // 2)[0].any()
-        assert "unavailable" in src.status.message  # it has retried by now
+        _wait_for(lambda: "unavailable" in src.status.message, timeout=2.0)  # it retries about once a second
         fake_device.alive = True
         _wait_for(lambda: src.status.state == "running", timeout=3.0)
         _wait_for(lambda: abs(peak_hz(src.read_last(SR // 4)[0], SR) - 440.0) < 2.0, timeout=2.0)

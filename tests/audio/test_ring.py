@@ -1,4 +1,6 @@
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -71,37 +73,59 @@ def test_multichannel_frames_and_out_buffer_reuse():
         ring.write(np.zeros((2, 3), np.float32))
 
 
+def _ramp(start: int, n: int) -> np.ndarray:
+    """Sample value = absolute index (mod 2**24, where float32 stops being exact)."""
+    return (np.arange(start, start + n) % (1 << 24)).astype(np.float32)
+
+
 def test_writer_thread_racing_readers_never_sees_torn_or_stale_data():
     # Each sample's value is its own absolute index, so any torn/stale read shows as a wrong value.
     ring = RingBuffer(1024)
-    total = 400_000
     stop = threading.Event()
     errors: list[str] = []
 
     def writer():
-        i = 0
-        while i < total:
+        i, t_end = 0, time.monotonic() + 1.5
+        while time.monotonic() < t_end and not errors:
             n = 1 + (i * 7919) % 300  # odd chunk sizes, so writes straddle the seam at many offsets
-            ring.write(np.arange(i, i + n, dtype=np.float32))
+            ring.write(_ramp(i, n))
             i += n
         stop.set()
 
     def reader():
-        reads = 0
-        while not stop.is_set() or reads < 50:
+        while not stop.is_set():
             out, end = ring.read_last(700)
-            expected = np.arange(end - 700, end, dtype=np.float32)
-            expected[expected < 0] = 0
+            expected = _ramp(end - 700, 700)
+            expected[: max(0, 700 - end)] = 0
             if not np.array_equal(out, expected):
                 bad = int(np.flatnonzero(out != expected)[0])
-                errors.append(f"end={end} pos={bad} got={out[bad]} want={expected[bad]}")
+                errors.append(f"read_last: end={end} pos={bad} got={out[bad]} want={expected[bad]}")
                 return
-            reads += 1
 
-    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    def lagging_reader():
+        # read(start, n) near the oldest held frame: frames lapped meanwhile read as zeros (a prefix),
+        # every other frame must be exactly right.
+        while not stop.is_set():
+            start = ring.write_index - 1000
+            if start <= 0:
+                continue
+            out = ring.read(start, 600)
+            expected = _ramp(start, 600)
+            k = int(np.argmax(out != 0)) if out.any() else 600
+            if out[:k].any() or not np.array_equal(out[k:], expected[k:]):
+                errors.append(f"read({start}, 600) wrong after position {k}")
+                return
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=lagging_reader)]
+    threads += [threading.Thread(target=reader) for _ in range(2)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so reads and writes really interleave
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors, errors[:3]
-    assert ring.write_index >= total
+    assert ring.write_index > 100_000

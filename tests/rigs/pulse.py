@@ -126,26 +126,36 @@ def _start_server() -> None:
     pytest.fail("pulseaudio -D started but no server answers `pactl info` within 10 s")
 
 
-@pytest.fixture(scope="session")
+_SESSION: PulseRig | None = None
+
+
+def pulse_session() -> PulseRig:
+    """Once per process: a running server, the sink loaded, PULSE_SOURCE pointing at its monitor.
+    (Lazily, not as a second fixture, so importing `pulse_rig` alone is enough.)"""
+    global _SESSION
+    if _SESSION is None:
+        missing = [t for t in _TOOLS if shutil.which(t) is None]
+        if missing:
+            pytest.skip(f"PulseAudio rig needs {', '.join(missing)} (apt-get install pulseaudio pulseaudio-utils)")
+        try:
+            import sounddevice  # noqa: F401
+        except OSError as exc:
+            pytest.skip(f"PortAudio library missing: {exc}")
+        _start_server()
+        os.environ["PULSE_SOURCE"] = SOURCE  # inherited by subprocesses (`livevis listen` in tests)
+        _SESSION = PulseRig()
+    return _SESSION
+
+
+@pytest.fixture()
 def pulse_rig():
-    missing = [t for t in _TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"PulseAudio rig needs {', '.join(missing)} (apt-get install pulseaudio pulseaudio-utils)")
-    try:
-        import sounddevice  # noqa: F401
-    except OSError as exc:
-        pytest.skip(f"PortAudio library missing: {exc}")
-    _start_server()
-    rig = PulseRig()
+    """The rig, plugged in and quiet at the start of each test and again afterwards (even when the
+    test failed mid-unplug), so one test's simulated unplug never leaks into the next."""
+    rig = pulse_session()
+    rig.stop_playing()
     rig.replug()
-    old = os.environ.get("PULSE_SOURCE")
-    os.environ["PULSE_SOURCE"] = SOURCE
     try:
         yield rig
     finally:
         rig.stop_playing()
-        rig.replug()  # leave the sink loaded for the next test session / other processes
-        if old is None:
-            os.environ.pop("PULSE_SOURCE", None)
-        else:
-            os.environ["PULSE_SOURCE"] = old
+        rig.replug()
