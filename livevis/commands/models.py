@@ -102,30 +102,30 @@ def _info(args) -> int:
         print(json.dumps({"path": str(path), "sha256": digest, "config": config}))
         return 0
     prov = config["provenance"]
-    lines = [
-        f"name:        {config['name']}",
-        f"path:        {path}",
-        f"description: {config['description']}",
-        f"stand-in:    {'yes (untrained weights)' if prov.get('stand_in') else 'no'}",
-        f"sha256:      {digest}",
-        f"weights:     {config['weights_dtype']}",
+    rows = [
+        ("name", config["name"]),
+        ("path", str(path)),
+        ("description", config["description"]),
+        ("stand-in", "yes (untrained weights)" if prov.get("stand_in") else "no"),
+        ("sha256", digest),
+        ("weights", config["weights_dtype"]),
     ]
     for part in MODULE_PARTS:
         if part in config:
-            lines.append(f"{part + ':':<13}{config[part]['arch']} {_size_of(path, part)}")
+            rows.append((part, f"{config[part]['arch']} {_size_of(path, part)}"))
     if "clip" in config:
         clip = config["clip"]
-        what = f"{clip['name']}/{clip['pretrained']}" if clip["kind"] == "open_clip_pretrained" else "custom config"
-        lines.append(f"clip:        {clip['kind']} {what}")
-    audio = config["audio"]
-    lines.append("audio:       " + ", ".join(f"{k}={v}" for k, v in audio.items()))
-    names = [c["name"] for c in config["classes"]]
-    lines.append(f"classes:     {', '.join(names) if names else '-'}")
-    lines.append(f"created:     {prov.get('created', '?')} (livevis {prov.get('livevis_version', '?')})")
+        what = f"{clip['name']}/{clip['pretrained']}" if clip["kind"] == "open_clip_pretrained" else _size_of(path, "clip")
+        rows.append(("clip", f"{clip['kind']} {what}"))
+    rows.append(("audio", ", ".join(f"{k}={v}" for k, v in config["audio"].items())))
+    rows.append(("classes", ", ".join(c["name"] for c in config["classes"]) or "-"))
+    rows.append(("created", f"{prov.get('created', '?')} (livevis {prov.get('livevis_version', '?')})"))
     if prov.get("recipe"):
-        lines.append(f"recipe:      {prov['recipe']}")
+        rows.append(("recipe", prov["recipe"]))
     for name, sha in (prov.get("inputs") or {}).items():
-        lines.append(f"input:       {name} sha256 {sha}")
+        rows.append(("input", f"{name} sha256 {sha}"))
+    width = 2 + max(len(label) for label, _ in rows)
+    lines = [f"{label + ':':<{width}}{value}" for label, value in rows]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

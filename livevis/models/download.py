@@ -169,6 +169,13 @@ def pin(url: str, sha256: str) -> None:
         json.dump(pins, f, indent=2, sort_keys=True)
 
 
+def unpin(url: str) -> None:
+    pins = read_pins()
+    if pins.pop(url, None) is not None:
+        with atomic_open(_pins_path(), "w") as f:
+            json.dump(pins, f, indent=2, sort_keys=True)
+
+
 def fetch(entry, progress: bool = True) -> Path:
     """Download a registry entry into the cache, verified by its published sha256 or by the pin.
 

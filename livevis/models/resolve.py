@@ -49,7 +49,7 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
 def ensure_registry_bundle(entry, progress: bool = True) -> Path:
     """The cached generator-only bundle for a registry entry, downloading and converting it if needed."""
     from livevis.models.bundle import read_config
-    from livevis.models.download import fetch
+    from livevis.models.download import fetch, read_pins, unpin
 
     if not entry.is_generator:
         raise LivevisError(f"{entry.name} is a CLIP model, not a generator; use it as a bundle's clip part")
@@ -57,14 +57,22 @@ def ensure_registry_bundle(entry, progress: bool = True) -> Path:
     if (target / "config.json").is_file():
         read_config(target)
         return target
+    was_pinned = entry.url in read_pins()
     source = fetch(entry, progress=progress)
-    return import_generator(
-        source,
-        target,
-        name=entry.name,
-        description=entry.description,
-        extra_provenance={"source_url": entry.url, "licence": entry.licence},
-    )
+    try:
+        return import_generator(
+            source,
+            target,
+            name=entry.name,
+            description=entry.description,
+            extra_provenance={"source_url": entry.url, "licence": entry.licence},
+        )
+    except LivevisError as exc:
+        # Don't keep (or trust) a file we cannot use: the next attempt downloads afresh.
+        source.unlink(missing_ok=True)
+        if not was_pinned:
+            unpin(entry.url)
+        raise LivevisError(f"downloaded {entry.name} but cannot convert it ({exc}); the download was removed") from None
 
 
 def import_generator(
