@@ -91,6 +91,22 @@ def test_import_nvlabs_pickle(tmp_path, capsys):
     assert (img - G.synthesis(ws)).abs().max() < 0.05
 
 
+@torch.no_grad()
+def test_import_rosinality_checkpoint(tmp_path, capsys):
+    from livevis.models.rosinality import load_rosinality
+    from tests.models.test_rosinality import rosinality_state
+
+    ckpt = tmp_path / "550000.pt"
+    sd = rosinality_state()
+    torch.save({"g_ema": sd, "latent_avg": torch.zeros(sd["style.1.bias"].shape[0])}, ckpt)
+    out = tmp_path / "ros.bundle"
+    assert main(["models", "import", str(ckpt), "--out", str(out)]) == 0
+    reference = load_rosinality(ckpt)
+    ws = reference.mapping(torch.randn(2, reference.z_dim))
+    assert torch.equal(load_bundle(out).generator.synthesis(ws), reference.synthesis(ws))
+    assert read_config(out)["provenance"]["inputs"] == {"550000.pt": hashlib.sha256(ckpt.read_bytes()).hexdigest()}
+
+
 def test_download_converts_to_a_bundle(http_server, tmp_path, monkeypatch, capsys):
     _, pkl = nvlabs_pickle(tmp_path)
     url = http_server.add("tiny-nvlabs.pkl", pkl.read_bytes())
