@@ -210,7 +210,8 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int, audio=None, sample_rate:
 
 
 class Progress:
-    """Rich progress bar with losses and ETA on a terminal; plain lines (about every 5 s) otherwise."""
+    """Rich progress bar with losses and ETA when stderr is a terminal; otherwise plain lines on stdout
+    (about every 5 s, and at the end)."""
 
     def __init__(self, total: int, start: int = 0, enabled: bool = True, every_s: float = 5.0):
         self.total, self.done, self.enabled = total, start, enabled
@@ -249,4 +250,5 @@ class Progress:
             rate = (done - self._first) / max(now - self._t0, 1e-9)
             eta = (self.total - done) / rate if rate > 0 else float("inf")
             eta_s = f"{eta:.0f}s" if math.isfinite(eta) else "?"
-            print(f"step {done}/{self.total}  {losses}  eta {eta_s}", file=sys.stderr, flush=True)
+            # stdout: stderr is kept for the one-line error a failed command ends with.
+            print(f"step {done}/{self.total}  {losses}  eta {eta_s}", flush=True)
