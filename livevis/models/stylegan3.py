@@ -380,13 +380,16 @@ class SynthesisLayer(torch.nn.Module):
 
         x = x * (styles * input_gain).reshape(batch, -1, 1, 1)  # [B, I, H, W]
         x = F.conv2d(x, weight, padding=self.conv_kernel - 1)  # [B, O, H+k-1, W+k-1]
+        bias = self.bias
         if not self.is_torgb:
             dcoefs = (styles.square() @ weight.square().sum([2, 3]).t() + 1e-8).rsqrt()  # [B, O]
-            x = x * dcoefs.reshape(batch, -1, 1, 1)
+            # Demodulate and add the bias in one pass (the bias is filtered_lrelu's first step anyway).
+            x = torch.addcmul(self.bias.reshape(1, -1, 1, 1), x, dcoefs.reshape(batch, -1, 1, 1))
+            bias = None
 
         gain = 1.0 if self.is_torgb else math.sqrt(2)
         slope = 1.0 if self.is_torgb else 0.2
-        x = filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=self.bias, up=self.up_factor,
+        x = filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=bias, up=self.up_factor,
                            down=self.down_factor, padding=self.padding, gain=gain, slope=slope, clamp=self.conv_clamp)
         assert x.shape[1:] == (self.out_channels, self.out_size, self.out_size), f"{self.spec.name}: out {list(x.shape)}"
         return x
