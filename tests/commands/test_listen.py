@@ -67,6 +67,34 @@ def test_listen_mic_json_reports_the_rig_tone(pulse_rig, tmp_path):
     assert isinstance(heard[-1]["overflows"], int)
 
 
+@pytest.mark.pulse
+def test_listen_survives_an_unplugged_device(pulse_rig, tmp_path):
+    wav = tone_wav(tmp_path / "a440.wav", 440.0, seconds=30)
+    pulse_rig.play(wav)
+    proc = subprocess.Popen([*LIVEVIS, "listen", "--device", "pulse", "--json", "--seconds", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rows: list[dict] = []
+    try:
+        for line in proc.stdout:  # lines arrive as they are printed (flushed)
+            rows.append(json.loads(line))
+            if rows[-1]["t"] >= 3.0 and pulse_rig.plugged and not any(r["status"] == "device lost" for r in rows):
+                pulse_rig.unplug()
+            if rows[-1]["status"] == "device lost" and not pulse_rig.plugged:
+                pulse_rig.replug()
+                pulse_rig.play(wav)
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert rc == 0 and "Traceback" not in stderr, stderr
+    states = [r["status"] for r in rows]
+    assert "device lost" in states
+    lost_at = states.index("device lost")
+    assert "running" in states[lost_at:]  # back by itself, same process
+    assert rows[-1]["t"] >= 9.9
+
+
 def test_listen_synth_json_lines_are_regular_and_flushed():
     res = _listen("--input", "synth:sine@1000", "--json", "--seconds", "1.2")
     assert res.returncode == 0, res.stderr
