@@ -1,0 +1,370 @@
+"""video: sound-guided latent trajectories (Lee et al. 2022 sec. 3) for a frozen generator and CLIP.
+
+Trains the inversion encoder E_a (sound encoder: embedding + W+ offsets), the recurrent blocks, and
+the image and video discriminators D_I, D_V. For each clip of T steps (step rate from the audio front
+end, 10 Hz by default) it does what the live path (livevis.pipeline.latent.LatentDriver) does:
+
+    ws[-1] = w = mapping(z, truncation)           the anchor; live: the seed's (or prompt's) latent
+    offsets[t] = E_a(log-mel of the window ending at step t's boundary)     (Eq. 4: audio every step)
+    ws[t] = recurrent.step(ws[t-1], hidden, offsets[t])                      (RecurrentBlocks.forward)
+    frame[t] = G.synthesis(ws[t])                                             real frame: the one on
+                                                                              screen at that boundary
+The anchor is the plain mapped w (no E_a(x^0) added, unlike Eq. 1): live playback starts from a
+seed's latent the same way, so training and playback see the same trajectories.
+
+Losses of E_a and the recurrent blocks (weights in config "loss", saved with the run):
+    w_clip_av * (1 - cos(E_a embedding, CLIP(frame)))          CLIP(a <-> v)
+    w_clip_at * (1 - cos(CLIP(frame), CLIP(caption)))           CLIP(a <-> t)
+    lambda_b * mean (ws - w_avg)^2                              Eq. 3: stay near the average latent
+    w_adv_image * adversarial(D_I(frames)) + w_adv_video * adversarial(D_V(clip))   Eq. 7-9
+    w_sync * (1 - corr_t(|frame[t] - frame[t-1]|, onset strength[t]))
+The last is the livevis addition "motion follows dynamics": per clip, how much the picture changes
+from step to step should rise and fall with the audio's onset strength over that step (librosa-style
+spectral flux of the same log-mel, so it works for any video, not only the synthetic set).
+Discriminators: hinge or non-saturating loss, optional lazy R1 on real inputs, flip/translate
+augmentation applied alike to real and generated inputs.
+
+The run ends with RUN/bundle: generator, sound encoder, recurrent blocks, discriminators, CLIP, audio
+front end, class prompts and provenance; `livevis run --model RUN/bundle` plays it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from livevis.errors import LivevisError
+from livevis.models import factory
+from livevis.models.bundle import AudioFrontend, Bundle, save_bundle
+from livevis.training import losses
+from livevis.training.augment import augment_frames
+from livevis.training.clip_spec import bundle_clip_spec, load_clip
+from livevis.training.data import ClipDataset
+from livevis.training.loop import batch_indices, seed_everything, train_loop
+from livevis.training.stages import common
+from livevis.training.stages.audio import ENCODER_RECORD, ENCODER_WEIGHTS, FrozenEmbeddings, frame_at
+
+_LOSS = {"w_clip_av": 1.0, "w_clip_at": 1.0, "lambda_b": 0.05, "w_adv_image": 0.1, "w_adv_video": 0.1,
+         "w_sync": 0.5, "adversarial": "hinge", "r1_gamma": 1.0, "r1_every": 4, "detach_audio_embedding": False}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "steps": 30, "batch": 4, "seed": 0, "ckpt_every": 10, "sample_every": 10, "clip_steps": 4,
+        "clip": "tiny", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7,
+        "lr": 1e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
+        "audio": AudioFrontend().to_dict(),
+        "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "offset_init_scale": 0.01},
+        "recurrent": {"input_dim": 32, "hidden_dim": 32, "update_scale": 0.1, "update_init_scale": 0.01},
+        "image_discriminator": {"channel_base": 512, "channel_max": 32, "mbstd_group_size": 4},
+        "video_discriminator": {"base_channels": 8, "max_channels": 32, "num_layers": 3, "temporal_kernel": 3},
+        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125},
+    },
+    "default": {
+        "steps": 20000, "batch": 8, "seed": 0, "ckpt_every": 1000, "sample_every": 1000, "clip_steps": 8,
+        "clip": "ViT-B-32:openai", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7,
+        "lr": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99],
+        "audio": AudioFrontend().to_dict(),
+        "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [1, 1, 1, 1], "offset_init_scale": 0.01},
+        "recurrent": {"input_dim": 128, "hidden_dim": 128, "update_scale": 0.1, "update_init_scale": 0.01},
+        "image_discriminator": {"channel_base": 16384, "channel_max": 512, "mbstd_group_size": 4},
+        "video_discriminator": {"base_channels": 64, "max_channels": 512, "num_layers": 4, "temporal_kernel": 3},
+        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125},
+    },
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", metavar="RUN", help="start the sound encoder from an `audio` run (its CLIP too, unless --clip)")
+
+
+def configure(args, config: dict[str, Any]) -> dict[str, Any]:
+    """--init RUN: the audio run's front end and encoder sizes, and its CLIP unless --clip was given."""
+    if getattr(args, "init", None):
+        record = read_init(args.init)
+        config["init"] = str(args.init)
+        config["audio"] = record["audio"]
+        config["encoder"] = {k: record["config"][k] for k in ("stem_width", "widths", "blocks", "offset_init_scale")}
+        if args.clip is None:
+            config["clip"] = f"bundle:{args.init}"
+    if not config.get("generator"):
+        raise LivevisError("the video stage needs --generator PATH (NVlabs .pkl, rosinality .pt or a livevis bundle)")
+    if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
+        raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
+    if config["clip_steps"] < 2:
+        raise LivevisError("clip_steps must be >= 2 (motion needs consecutive steps)")
+    return config
+
+
+def read_init(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / ENCODER_RECORD
+    if not path.is_file():
+        raise LivevisError(f"--init {run_dir}: no {ENCODER_RECORD} (is it a finished `livevis train audio` run?)")
+    try:
+        record = json.loads(path.read_text())
+        AudioFrontend.from_dict(record["audio"])
+        record["config"]["stem_width"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LivevisError(f"{path}: unreadable or incomplete ({exc})") from None
+    return record
+
+
+def load_frozen_generator(path: str):
+    from livevis.models import load_generator
+
+    try:
+        generator = load_generator(path)
+    except LivevisError as exc:
+        raise LivevisError(f"--generator: {exc}") from None
+    for attr in ("num_ws", "w_dim", "img_resolution", "z_dim", "mapping", "synthesis"):
+        if not hasattr(generator, attr):
+            raise LivevisError(f"--generator {path}: the loaded model has no {attr!r}")
+    return generator.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def average_latent(generator, device, count: int = 2000) -> torch.Tensor:
+    """w_bar [w_dim]: the mapping's tracked average when it has one, else a seeded estimate."""
+    w_avg = getattr(generator.mapping, "w_avg", None)
+    if isinstance(w_avg, torch.Tensor) and bool(w_avg.abs().sum() > 0):
+        return w_avg.detach().clone().to(device)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(count, generator.z_dim, generator=g).to(device)
+    return generator.mapping(z)[:, 0].mean(0)                                  # [w_dim]
+
+
+def build_models(cfg: dict[str, Any], generator, embed_dim: int, fe: AudioFrontend, device):
+    R, num_ws, w_dim = int(generator.img_resolution), int(generator.num_ws), int(generator.w_dim)
+    enc_cfg = dict(cfg["encoder"], n_mels=fe.n_mels, num_frames=fe.frames, embed_dim=embed_dim, num_ws=num_ws, w_dim=w_dim)
+    encoder = factory.build("sound_encoder", enc_cfg)
+    recurrent = factory.build("recurrent", dict(cfg["recurrent"], num_ws=num_ws, w_dim=w_dim, groups=None))
+    d_image = factory.build("image_discriminator", dict(cfg["image_discriminator"], img_resolution=R))
+    d_video = factory.build("video_discriminator", dict(cfg["video_discriminator"], img_resolution=R))
+    if cfg.get("init"):
+        load_init_weights(encoder, Path(cfg["init"]))
+    return [m.to(device) for m in (encoder, recurrent, d_image, d_video)]
+
+
+def load_init_weights(encoder, run_dir: Path) -> None:
+    """Copy the audio run's encoder in; its offset head is kept only when the ws layout matches."""
+    from safetensors.torch import load_file
+
+    file = run_dir / ENCODER_WEIGHTS
+    try:
+        found = load_file(str(file))
+    except Exception as exc:  # missing or damaged: safetensors raises its own types
+        raise LivevisError(f"--init {run_dir}: cannot read {ENCODER_WEIGHTS} ({exc})") from None
+    state = encoder.state_dict()
+    for key, ref in state.items():
+        got = found.get(key)
+        if got is None or tuple(got.shape) != tuple(ref.shape):
+            if key.startswith("offset_head."):
+                continue  # another generator's ws layout: start this head fresh
+            raise LivevisError(f"--init {run_dir}: encoder tensor {key!r} does not fit (different CLIP or front end?)")
+        state[key] = got.to(ref.dtype)
+    encoder.load_state_dict(state)
+
+
+def onset_strength(mel: torch.Tensor, frames: int) -> torch.Tensor:
+    """Spectral flux of the last `frames` frames of each window: mel [N, n_mels, F] dB -> [N].
+    librosa.onset.onset_strength's definition (mean over bands of the positive dB rise), averaged
+    over the frames that fall inside the step."""
+    flux = (mel[:, :, 1:] - mel[:, :, :-1]).clamp_min(0).mean(1)               # [N, F-1]
+    return flux[:, -frames:].mean(1)
+
+
+def train(args, run, dist) -> Path:
+    cfg, L = run.config, run.config["loss"]
+    device = dist.device
+    seed_everything(cfg["seed"])
+    fe = AudioFrontend.from_dict(cfg["audio"])
+    train_set = ClipDataset(cfg["data"], "train")
+    generator = load_frozen_generator(cfg["generator"]).to(device)
+    clip, record, clip_prov = load_clip(cfg["clip"], device)
+    encoder, recurrent, d_image, d_video = build_models(cfg, generator, clip.embed_dim, fe, device)
+    common.check_frontend(fe, train_set.sample_rate, encoder.config.to_dict())
+    step_samples = int(round(fe.sample_rate / fe.step_rate))
+    T, B, seed = int(cfg["clip_steps"]), int(cfg["batch"]), int(cfg["seed"])
+    clip_steps_available = train_set.samples_per_clip // step_samples
+    if clip_steps_available < T:
+        raise LivevisError(f"clips of {train_set.clip_seconds:g} s hold {clip_steps_available} steps at "
+                           f"{fe.step_rate:g} Hz, fewer than clip_steps={T} (prepare longer clips or --set clip_steps=N)")
+    if B % dist.world:
+        raise LivevisError(f"--batch {B} must divide by the {dist.world} processes")
+    w_bar = average_latent(generator, device)                                  # [w_dim]
+    common.broadcast_parameters([encoder, recurrent, d_image, d_video])
+    common.use_global_batchnorm(encoder)
+    g_params = [p for m in (encoder, recurrent) for p in m.parameters()]
+    d_params = [p for m in (d_image, d_video) for p in m.parameters()]
+    betas = tuple(cfg["betas"])
+    opt_g = torch.optim.Adam(g_params, lr=cfg["lr"], betas=betas)
+    opt_d = torch.optim.Adam(d_params, lr=cfg["lr_d"], betas=betas)
+    targets = FrozenEmbeddings(clip)
+    offset = common.rank_offset(dist, B)
+    R = int(generator.img_resolution)
+    flux_frames = max(1, math.ceil(step_samples / fe.hop_length))
+
+    def batch(step: int):
+        """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
+        real frames [b, T, 3, R, R], caption embeddings [b, D], and per-sample generators."""
+        s = 0 if cfg["fixed_batch"] else step
+        idx = batch_indices(s, B, len(train_set), seed, dist.rank, dist.world)
+        gens = common.sample_generators(seed, s, len(idx), offset)
+        audio, ends, real, texts, zs = [], [], [], [], []
+        for i, gen in zip(idx, gens):
+            item = train_set[int(i)]
+            s0 = int(torch.randint(0, clip_steps_available - T + 1, (1,), generator=gen))
+            e = [(s0 + t + 1) * step_samples for t in range(T)]
+            k = [frame_at(x, train_set.sample_rate, train_set.fps, item["frames"].shape[0]) for x in e]
+            audio += [item["audio"]] * T
+            ends += e
+            real.append(common.resize(common.frames_to_float(item["frames"][k]), R))   # [T, 3, R, R]
+            texts.append(targets.text(item["caption"]))
+            zs.append(torch.randn(generator.z_dim, generator=gen))
+        mel = common.mel_batch(common.window_batch(audio, ends, fe.window_samples), fe)   # [b*T, n_mels, F]
+        strength = onset_strength(mel, flux_frames).view(len(idx), T)
+        return (mel.to(device), strength.to(device), torch.stack(zs).to(device), torch.stack(real).to(device),
+                torch.stack(texts).to(device), gens, s)
+
+    def generate(mel, z):
+        """-> embedding [b, T, D], ws [b, T, num_ws, w_dim], frames [b, T, 3, R, R]."""
+        b = z.shape[0]
+        emb, off = encoder(mel)                                                # [b*T, D], [b*T, num_ws, w_dim]
+        with torch.no_grad():
+            ws0 = generator.mapping(z, truncation_psi=cfg["truncation"])       # [b, num_ws, w_dim]
+        ws = recurrent(ws0, off.view(b, T, *off.shape[1:]))                    # [b, T, num_ws, w_dim]
+        img = generator.synthesis(ws.flatten(0, 1))                            # [b*T, 3, R, R]
+        return emb.view(b, T, -1), ws, img.view(b, T, *img.shape[1:])
+
+    def step_fn(step: int) -> dict[str, float]:
+        fault = common.fault_at(step)
+        mel, strength, z, real, text, gens, s = batch(step)
+        b = z.shape[0]
+        aug = dict(cfg["augment"])
+        fake_gens = common.sample_generators(seed, s, b, offset, stream=1)
+        real_gens = common.sample_generators(seed, s, b, offset, stream=2)
+
+        # ---- sound encoder + recurrent blocks ----
+        d_image.requires_grad_(False)
+        d_video.requires_grad_(False)
+        emb, ws, img = generate(mel, z)
+        v = clip.encode_image(img.flatten(0, 1)).view(b, T, -1)               # [b, T, D]
+        a = emb.detach() if L["detach_audio_embedding"] else emb
+        l_av = losses.cosine_distance(a, v)
+        l_at = losses.cosine_distance(v, text[:, None].expand_as(v))
+        l_b = losses.latent_regulariser(ws, w_bar)
+        fake_aug = augment_frames(img, fake_gens, **aug)                       # [b, T, 3, R, R]
+        adv_i = losses.g_loss(d_image(fake_aug.flatten(0, 1)), L["adversarial"])
+        adv_v = losses.g_loss(d_video(fake_aug), L["adversarial"])
+        motion = (img[:, 1:] - img[:, :-1]).abs().mean((2, 3, 4))              # [b, T-1]
+        l_sync = losses.correlation_loss(motion, strength[:, 1:])
+        loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
+                  + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync)
+        if fault == "nan":
+            loss_g = loss_g * float("nan")
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        common.average_gradients(g_params)
+        opt_g.step()
+
+        # ---- discriminators ----
+        d_image.requires_grad_(True)
+        d_video.requires_grad_(True)
+        fake_aug = fake_aug.detach()
+        real_aug = augment_frames(real, real_gens, **aug)
+        do_r1 = L["r1_gamma"] > 0 and L["r1_every"] > 0 and step % L["r1_every"] == 0
+        real_aug.requires_grad_(do_r1)
+        real_i, real_v = d_image(real_aug.flatten(0, 1)), d_video(real_aug)
+        loss_di = losses.d_loss(real_i, d_image(fake_aug.flatten(0, 1)), L["adversarial"])
+        loss_dv = losses.d_loss(real_v, d_video(fake_aug), L["adversarial"])
+        loss_d = loss_di + loss_dv
+        r1 = torch.zeros((), device=device)
+        if do_r1:  # lazy R1: every r1_every steps, scaled up to keep its average weight
+            r1 = losses.r1_penalty(real_i.sum() + real_v.sum(), real_aug)
+            loss_d = loss_d + 0.5 * L["r1_gamma"] * L["r1_every"] * r1
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        common.average_gradients(d_params)
+        opt_d.step()
+        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(),
+                "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
+                "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
+
+    sample_set = _sample_set(cfg["data"])
+
+    @torch.no_grad()
+    def sample_fn(step: int) -> None:
+        save_samples(run, f"step{step + 1:07d}", sample_set, encoder, recurrent, generator, fe, cfg)
+
+    models = {"sound_encoder": encoder, "recurrent": recurrent, "image_discriminator": d_image, "video_discriminator": d_video}
+    train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"], models=models,
+               optimizers={"g": opt_g, "d": opt_d}, sample_every=cfg["sample_every"] if dist.is_main else None,
+               sample_fn=sample_fn)
+    if not dist.is_main:
+        return run.dir / "bundle"
+    return write_bundle(run, generator, encoder, recurrent, d_image, d_video, clip, record, clip_prov, fe, train_set.classes)
+
+
+def _sample_set(data: str) -> ClipDataset:
+    try:
+        return ClipDataset(data, "val")
+    except LivevisError:
+        return ClipDataset(data, "train")
+
+
+@torch.no_grad()
+def save_samples(run, name: str, dataset: ClipDataset, encoder, recurrent, generator, fe: AudioFrontend, cfg, clips: int = 2) -> None:
+    """A grid (real over generated, every other step) and an mp4 with its audio, for the first clips
+    of the held-out split, from fixed latents. Leaves the training RNG and BN statistics alone."""
+    encoder.eval()
+    step_samples = int(round(fe.sample_rate / fe.step_rate))
+    R = int(generator.img_resolution)
+    rows, video = [], []
+    for c in range(min(clips, len(dataset))):
+        item = dataset[c]
+        T = item["audio"].shape[0] // step_samples
+        ends = [(t + 1) * step_samples for t in range(T)]
+        mel = common.mel_batch(common.window_batch([item["audio"]] * T, ends, fe.window_samples), fe).to(encoder.offset_head.weight.device)
+        _, off = encoder(mel)                                                   # [T, num_ws, w_dim]
+        z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(c)).to(off.device)
+        ws = recurrent(generator.mapping(z, truncation_psi=cfg["truncation"]), off[None])[0]   # [T, num_ws, w_dim]
+        fake = generator.synthesis(ws).clamp(-1, 1).cpu()                       # [T, 3, R, R]
+        k = [frame_at(e, dataset.sample_rate, dataset.fps, item["frames"].shape[0]) for e in ends]
+        real = common.resize(common.frames_to_float(item["frames"][k]), R)
+        rows += [real[::2], fake[::2]]
+        if c == 0:
+            video = fake
+            audio = item["audio"][: T * step_samples]
+    encoder.train()
+    run.save_grid(name, torch.cat(rows), nrow=rows[0].shape[0])
+    run.save_clip(name, video, fps=max(1, int(round(fe.step_rate))), audio=audio, sample_rate=dataset.sample_rate)
+
+
+def write_bundle(run, generator, encoder, recurrent, d_image, d_video, clip, record, clip_prov, fe, classes) -> Path:
+    """RUN/bundle: everything `livevis run --model` needs, plus the discriminators and provenance."""
+    cfg = run.config
+    for m in encoder.modules():  # plain BatchNorm2d again (GlobalBatchNorm2d is a training-time class)
+        if isinstance(m, common.GlobalBatchNorm2d):
+            m.__class__ = torch.nn.BatchNorm2d
+    inputs = {"data": common.dataset_sha256(cfg["data"]), "generator": common.path_sha256(cfg["generator"])}
+    if cfg.get("init"):
+        inputs["init"] = common.path_sha256(Path(cfg["init"]) / ENCODER_WEIGHTS)
+    if clip_prov.get("clip_sha256"):
+        inputs["clip"] = clip_prov["clip_sha256"]
+    provenance = {"stand_in": False, "inputs": inputs, "clip": cfg["clip"],
+                  "recipe": f"livevis train video (preset {cfg['preset']}, {cfg['steps']} steps)",
+                  "command": " ".join(["livevis", *sys.argv[1:]]), "loss": copy.deepcopy(cfg["loss"]),
+                  "run": str(run.dir)}
+    bundle = Bundle.new(
+        generator, name=f"{Path(run.dir).name}", description=f"sound-guided model trained by livevis on {Path(cfg['data']).name}",
+        sound_encoder=encoder.eval(), recurrent=recurrent.eval(), clip=clip, clip_spec=bundle_clip_spec(record),
+        image_discriminator=d_image.eval(), video_discriminator=d_video.eval(), audio=fe,
+        classes=common.class_prompts(classes), provenance=provenance,
+    )
+    return save_bundle(bundle, run.dir / "bundle")
