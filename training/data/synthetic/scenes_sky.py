@@ -83,6 +83,9 @@ def rain(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     flat = (py * s + px)[visible]
     np.add.at(frames, (tk[visible], flat), 0.28)
     frames = frames.reshape(tt, s, s, 3)
+    # A surge arrives as a pale sheet of heavy rain that fades within a few frames.
+    sheet = event_pulse(t, onsets, decay_frames=1.5, fps=fps)                          # [T]
+    frames += (0.8 - frames) * (0.35 * sheet)[:, None, None, None]
     level = snd.smooth(snd.envelope_from_frames(intensity, n, sr, fps), sr, 0.004)
     audio = level * snd.shaped_noise(rng, n, sr, 1500, 8000, -1) + 0.05 * snd.shaped_noise(rng, n, sr, 80, 600)
     return Scene(frames, snd.normalise(audio, rng.uniform(-24, -20)), onsets, caption(rng, [

@@ -6,7 +6,7 @@ import numpy as np
 
 from livevis.training.data.synthetic import sound as snd
 from livevis.training.data.synthetic.canvas import (
-    ClipSpec, event_pulse, fbm, jitter_colour, scroll, stamp_discs, vertical_gradient,
+    ClipSpec, fbm, jitter_colour, scroll, stamp_discs, vertical_gradient,
 )
 from livevis.training.data.synthetic.events import Scene, caption, pick_onsets
 
@@ -46,19 +46,19 @@ def underwater_bubbling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     onsets = pick_onsets(rng, spec, (2, 3), min_gap=0.45)
     water = vertical_gradient(y, jitter_colour(rng, [0.05, 0.45, 0.55]), jitter_colour(rng, [0.0, 0.08, 0.22]))
     a1, a2 = rng.uniform(10, 16, 2), rng.uniform(10, 16, 2)
-    w = rng.uniform(1.0, 2.0)
+    w = rng.uniform(0.4, 0.8)                                                           # slow: bubbles carry the motion
     ph = t[:, None, None] * w
     caustic = (np.sin(a1[0] * x + a1[1] * y * 0.5 + ph) + np.sin(a2[0] * (x + y) * 0.7 - 1.3 * ph)) ** 2  # [T, S, S]
-    frames = water[None] + (0.05 * caustic * (1 - y)[None])[..., None]
+    frames = water[None] + (0.035 * caustic * (1 - y)[None])[..., None]
     sand = y > rng.uniform(0.9, 0.95)
     frames = np.where(sand[None, ..., None], jitter_colour(rng, [0.30, 0.32, 0.24]), frames)
     per, centres, radii, alpha = [], [], [], []
     for t0 in onsets:
         k0 = round(t0 * fps)
-        count = int(rng.integers(8, 14))
+        count = int(rng.integers(10, 16))
         bx = rng.uniform(0.2, 0.8) + rng.normal(0, 0.04, count)
         by = rng.uniform(0.8, 0.92) + rng.normal(0, 0.03, count)
-        rise = rng.uniform(0.35, 0.65, count)                                            # frame heights per second
+        rise = rng.uniform(0.2, 0.4, count)                                              # frame heights per second
         age = np.maximum(t - k0 / fps, 0.0)[:, None]                                     # [T, 1]
         cy = by[None] - rise[None] * age
         cx = bx[None] + 0.015 * np.sin(age * 12 + rng.random(count)[None] * 6.28)
@@ -70,6 +70,13 @@ def underwater_bubbling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         c, r, a = np.concatenate(centres, 1), np.concatenate(radii), np.concatenate(alpha, 1)
         stamp_discs(frames, c, r, [0.55, 0.85, 0.95], a * 0.35)                         # faint fill
         stamp_discs(frames, c, r, [0.9, 1.0, 1.0], a, ring=True)                         # bright rim
+    for t0 in onsets:
+        # The release itself: a bright froth puff at the source, gone within a few frames.
+        k0 = round(t0 * fps)
+        age = (np.arange(tt) - k0).astype(np.float32)
+        puff = np.where(age >= 0, np.exp(-np.maximum(age, 0) / 1.5), 0.0).astype(np.float32)[:, None]
+        centre = centres[onsets.index(t0)][k0]                                          # [M, 2] at spawn
+        stamp_discs(frames, np.broadcast_to(centre.mean(0), (tt, 1, 2)), np.array([16.0 * s / 128]), [0.85, 0.97, 1.0], 0.9 * puff)
     audio = 0.25 * snd.shaped_noise(rng, n, sr, 40, 400)
     for t0, count in zip(onsets, per):
         starts = np.concatenate([[t0], t0 + np.sort(rng.uniform(0.01, 0.15, min(count, 6) - 1))])
