@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from livevis.errors import LivevisError
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence ALSA/PortAudio's C-level chatter on fd 2 while PortAudio starts, lists devices or
+    opens a stream: failures come back as exceptions, which we report as one line. Process-wide,
+    for the few milliseconds of the call."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def import_sounddevice():
     """The sounddevice module, or LivevisError when the PortAudio library is missing."""
     try:
-        import sounddevice
+        with quiet_stderr():  # PortAudio's init probes ALSA, which complains about absent cards
+            import sounddevice
     except OSError as exc:  # sounddevice raises OSError when libportaudio cannot be loaded
         raise LivevisError(f"PortAudio library not found ({exc}); install it, e.g. apt-get install libportaudio2") from None
     return sounddevice
@@ -34,7 +57,8 @@ def list_input_devices() -> list[dict]:
     """
     sd = import_sounddevice()
     try:
-        devices = sd.query_devices()
+        with quiet_stderr():
+            devices = sd.query_devices()
     except Exception as exc:  # noqa: BLE001
         raise LivevisError(f"cannot query audio devices: {exc}") from None
     default = _default_input_index(sd)

@@ -13,13 +13,12 @@ back to "running". Nothing raises into the caller after start().
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 
 import numpy as np
 
-from livevis.audio.devices import import_sounddevice, resolve_input_device
+from livevis.audio.devices import import_sounddevice, quiet_stderr, resolve_input_device
 from livevis.audio.resample import StreamResampler
 from livevis.audio.ring import RingBuffer
 from livevis.audio.source import DEVICE_LOST, RUNNING, ArrivalTable, AudioSource, SourceStatus
@@ -27,24 +26,6 @@ from livevis.errors import LivevisError
 
 RAW_RING_SECONDS = 2.0
 POLL_SECONDS = 0.005
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence ALSA/PortAudio's C-level chatter on fd 2 while opening a stream (errors come back as
-    exceptions, which we turn into one line). Process-wide for the few ms of the open."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 class MicSource(AudioSource):
@@ -82,7 +63,7 @@ class MicSource(AudioSource):
             info = resolve_input_device(self.device_name)
         if info is None:
             # A replugged USB device only shows up after PortAudio re-enumerates.
-            with _quiet_stderr():
+            with quiet_stderr():
                 sd._terminate()
                 sd._initialize()
             info = resolve_input_device(self.device_name)
@@ -99,7 +80,7 @@ class MicSource(AudioSource):
             arrivals.add(raw.write_index, now)
             self._last_callback = now
 
-        with _quiet_stderr():
+        with quiet_stderr():
             stream = sd.InputStream(device=info["index"], channels=channels, samplerate=rate, dtype="float32",
                                     latency="low", callback=callback)
             try:
@@ -118,9 +99,9 @@ class MicSource(AudioSource):
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
-            with contextlib.suppress(Exception), _quiet_stderr():
+            with contextlib.suppress(Exception), quiet_stderr():
                 stream.abort()
-            with contextlib.suppress(Exception), _quiet_stderr():
+            with contextlib.suppress(Exception), quiet_stderr():
                 stream.close()
 
     # -- lifecycle ---------------------------------------------------------------------------------
