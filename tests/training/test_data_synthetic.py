@@ -160,3 +160,21 @@ def test_bad_inputs_are_user_errors(tmp_path):
     (tmp_path / "junk" / "index.json").write_text("{not json")
     with pytest.raises(LivevisError, match="bad dataset index"):
         ClipDataset(tmp_path / "junk")
+
+
+def test_picture_change_follows_sound_onsets_in_every_event_class():
+    """The eval's sync ground truth: per clip, frame-to-frame change correlates with audio onset strength."""
+    spec = ClipSpec(size=48, fps=15, clip_seconds=2.0, sample_rate=16000)
+    spf = spec.sample_rate // spec.fps
+    for name in NAMES:
+        if name in ("waterfall", "calm"):
+            continue
+        rs = []
+        for j in range(6):
+            frames, audio, _ = render_clip(NAMES.index(name) + len(NAMES) * j, seed=21, spec=spec, classes=NAMES)
+            hp = np.diff(audio, prepend=0.0)
+            log_e = np.log((hp[: spec.frames * spf].reshape(spec.frames, spf) ** 2).mean(1) + 1e-8)  # [T]
+            onset = np.maximum(np.diff(log_e), 0)                                                    # [T-1]
+            change = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))        # [T-1]
+            rs.append(np.corrcoef(onset, change)[0, 1])
+        assert np.mean(rs) >= 0.45, f"{name}: picture change vs sound onsets r = {np.mean(rs):.2f}"
