@@ -48,6 +48,7 @@ class StyleGAN2Config(StrictConfig):
     activation: str = "lrelu"               # synthesis activation
     kernel_size: int = 3                    # synthesis conv kernel
     fused_modconv: bool = False             # default modulation path (False = non-fused, the export path)
+    channels_last: bool = True              # run synthesis in channels_last layout (much faster eager CPU convs)
 
     def __post_init__(self) -> None:
         r = self.img_resolution
@@ -221,6 +222,21 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self._weight_sq_cache: tuple[tuple, torch.Tensor] | None = None
+
+    def weight_sq(self) -> torch.Tensor:
+        """sum of weight**2 over the kernel, [O, I]: the static half of the demodulation coefficients.
+
+        Cached for inference while the weight is unchanged (same version, storage, dtype, device);
+        computed in-graph when training, compiling or exporting.
+        """
+        w = self.weight
+        if (torch.is_grad_enabled() and w.requires_grad) or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return w.square().sum(dim=[2, 3])
+        key = (w._version, w.data_ptr(), w.dtype, w.device)
+        if self._weight_sq_cache is None or self._weight_sq_cache[0] != key:
+            self._weight_sq_cache = (key, w.detach().square().sum(dim=[2, 3]))
+        return self._weight_sq_cache[1]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", noise: torch.Tensor | None = None,
                 fused_modconv: bool = False, gain: float = 1) -> torch.Tensor:
@@ -236,7 +252,8 @@ class SynthesisLayer(nn.Module):
             elif noise_mode == "random":
                 scaled_noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise=scaled_noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, flip_weight=self.up == 1, fused_modconv=fused_modconv)
+                             resample_filter=self.resample_filter, flip_weight=self.up == 1, fused_modconv=fused_modconv,
+                             weight_sq=None if fused_modconv else self.weight_sq())
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
@@ -286,7 +303,8 @@ class SynthesisBlock(nn.Module):
         self.num_noise = sum(1 for m in (getattr(self, "conv0", None), self.conv1) if m is not None and m.use_noise)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "const",
-                noise: Sequence[torch.Tensor] | None = None, fused_modconv: bool = False):
+                noise: Sequence[torch.Tensor] | None = None, fused_modconv: bool = False,
+                memory_format: torch.memory_format = torch.contiguous_format):
         # ws [B, num_conv + num_torgb, w_dim]; x [B, in, r/2, r/2] or None; img [B, C, r/2, r/2] or None.
         assert ws.shape[1] == self.num_conv + self.num_torgb and ws.shape[2] == self.w_dim, f"ws {tuple(ws.shape)}"
         w_iter = iter(ws.unbind(dim=1))
@@ -297,6 +315,7 @@ class SynthesisBlock(nn.Module):
 
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [B, C, 4, 4]
+            x = x.contiguous(memory_format=memory_format)  # later convs keep the layout
             x = self.conv1(x, next(w_iter), noise_mode, layer_noise(self.conv1), fused_modconv)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -307,7 +326,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, next(w_iter), noise_mode, layer_noise(self.conv0), fused_modconv)
             x = self.conv1(x, next(w_iter), noise_mode, layer_noise(self.conv1), fused_modconv)
         if img is not None:
-            img = upsample2d(img, self.resample_filter)  # [B, C, r, r]
+            img = upsample2d(img.contiguous(memory_format=memory_format), self.resample_filter)  # [B, C, r, r]
         if self.is_last or self.architecture == "skip":
             y = self.torgb(x, next(w_iter), fused_modconv).to(torch.float32)
             img = img + y if img is not None else y
@@ -318,10 +337,10 @@ class SynthesisNetwork(nn.Module):
     """ws [B, num_ws, w_dim] -> img [B, img_channels, R, R], roughly in [-1, 1]."""
 
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768, channel_max: int = 512,
-                 fused_modconv: bool = False, **block_kwargs: Any):
+                 fused_modconv: bool = False, channels_last: bool = False, **block_kwargs: Any):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
-        self.fused_modconv = fused_modconv
+        self.fused_modconv, self.channels_last = fused_modconv, channels_last
         self.block_resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         self.num_ws = 0
@@ -364,10 +383,11 @@ class SynthesisNetwork(nn.Module):
             block = getattr(self, f"b{res}")
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             block_noise = noise[noise_idx:noise_idx + block.num_noise] if noise is not None else None
-            x, img = block(x, img, block_ws, noise_mode=noise_mode, noise=block_noise, fused_modconv=fused)
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, noise=block_noise, fused_modconv=fused,
+                           memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
             w_idx += block.num_conv
             noise_idx += block.num_noise
-        return img  # [B, img_channels, R, R]
+        return img.contiguous()  # [B, img_channels, R, R]
 
 
 class Generator(nn.Module):
@@ -381,6 +401,7 @@ class Generator(nn.Module):
         self.synthesis = SynthesisNetwork(
             w_dim=config.w_dim, img_resolution=config.img_resolution, img_channels=config.img_channels,
             channel_base=config.channel_base, channel_max=config.channel_max, fused_modconv=config.fused_modconv,
+            channels_last=config.channels_last,
             architecture=config.architecture, resample_filter=config.resample_filter, conv_clamp=config.conv_clamp,
             use_noise=config.use_noise, activation=config.activation, kernel_size=config.kernel_size,
         )

@@ -280,3 +280,30 @@ def test_live_preset_builds_and_runs():
     with torch.no_grad():
         img = G.synthesis(G.mapping(torch.randn(1, G.z_dim)))
     assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
+
+
+def test_demodulation_cache_follows_weight_changes():
+    G = tiny()
+    ws = G.mapping(torch.randn(1, 16)).detach()
+    with torch.no_grad():
+        before = G.synthesis(ws)
+        layer = G.synthesis.b16.conv0
+        assert torch.equal(layer.weight_sq(), layer.weight.square().sum([2, 3]))
+        layer.weight.mul_(torch.rand_like(layer.weight) + 0.5)  # in-place edit bumps the version
+        assert torch.allclose(layer.weight_sq(), layer.weight.square().sum([2, 3]))
+        after = G.synthesis(ws)
+        edited = layer.weight.clone()
+        G.load_state_dict(tiny(architecture="skip").state_dict())  # back to the original weights
+        assert torch.allclose(G.synthesis(ws), before, atol=1e-6)
+    fresh = tiny()
+    with torch.no_grad():
+        fresh.synthesis.b16.conv0.weight.copy_(edited)
+        assert torch.allclose(fresh.synthesis(ws, fused_modconv=True), after, atol=1e-4)  # fused path never caches
+
+
+def test_memory_layout_does_not_change_results():
+    a, b = tiny(channels_last=True), tiny(channels_last=False)
+    ws = a.mapping(torch.randn(2, 16)).detach()
+    with torch.no_grad():
+        ia, ib = a.synthesis(ws), b.synthesis(ws)
+    assert ia.is_contiguous() and (ia - ib).abs().max().item() < 1e-5

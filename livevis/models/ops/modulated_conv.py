@@ -35,9 +35,11 @@ def modulated_conv2d(
     demodulate: bool = True,
     flip_weight: bool = True,
     fused_modconv: bool = False,
+    weight_sq: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """x [B, I, H, W], weight [O, I, kh, kw], styles [B, I], noise broadcastable to the output.
 
+    weight_sq: optional precomputed weight.square().sum([2, 3]) [O, I] for the non-fused demodulation.
     Returns [B, O, H', W'] (H' = H * up / down with the usual padding).
     """
     batch = x.shape[0]
@@ -49,7 +51,9 @@ def modulated_conv2d(
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
         if demodulate:
-            dcoefs = demodulation_coefficients(weight.square().sum(dim=[2, 3]), styles)  # [B, O]
+            if weight_sq is None:
+                weight_sq = weight.square().sum(dim=[2, 3])  # [O, I]
+            dcoefs = demodulation_coefficients(weight_sq, styles)  # [B, O]
             x = x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
         if noise is not None:
             x = x + noise.to(x.dtype)
