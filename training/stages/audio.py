@@ -168,6 +168,7 @@ def train(args, run, dist) -> Path:
 
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"],
                models={"sound_encoder": encoder, "temperature": temperature}, optimizers={"opt": opt})
+    common.dump_for_test({"sound_encoder": encoder, "temperature": temperature}, dist.rank)
     metrics = evaluate(encoder, targets, cfg["data"], fe, device) if dist.is_main else {}
     if not dist.is_main:
         return run.dir / ENCODER_WEIGHTS

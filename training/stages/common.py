@@ -35,6 +35,22 @@ def fault_at(step: int) -> str | None:
     return kind
 
 
+DUMP_ENV = "LIVEVIS_TRAIN_DUMP"
+
+
+def dump_for_test(models: dict[str, nn.Module], rank: int) -> None:
+    """Test hook: with LIVEVIS_TRAIN_DUMP=DIR, each process writes its final weights to
+    DIR/rank<r>.safetensors (the data-parallel test compares ranks with each other)."""
+    folder = os.environ.get(DUMP_ENV)
+    if not folder:
+        return
+    from safetensors.torch import save_file
+
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous().clone() for name, m in models.items() for k, v in m.state_dict().items()}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(Path(folder) / f"rank{rank}.safetensors"))
+
+
 # ---- randomness ----------------------------------------------------------------------------------
 def sample_generators(seed: int, step: int, count: int, offset: int = 0, stream: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample of the global batch, seeded by (seed, step, position, stream).

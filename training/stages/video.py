@@ -306,6 +306,7 @@ def train(args, run, dist) -> Path:
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"], models=models,
                optimizers={"g": opt_g, "d": opt_d}, sample_every=cfg["sample_every"] if dist.is_main else None,
                sample_fn=sample_fn)
+    common.dump_for_test(models, dist.rank)
     if not dist.is_main:
         return run.dir / "bundle"
     return write_bundle(run, generator, encoder, recurrent, d_image, d_video, clip, record, clip_prov, fe, train_set.classes)
