@@ -309,6 +309,7 @@ def save_bundle(bundle: Bundle, path: str | Path, weights_dtype: torch.dtype = t
     if dtype_name is None:
         raise LivevisError(f"weights_dtype must be torch.float32 or torch.float16, got {weights_dtype}")
     path = Path(path)
+    _refuse_to_clobber(path)
     config = copy.deepcopy(bundle.config)
     config.update(format=FORMAT, version=VERSION, weights_dtype=dtype_name)
     config.setdefault("audio", AudioFrontend().to_dict())
@@ -346,6 +347,21 @@ def save_bundle(bundle: Bundle, path: str | Path, weights_dtype: torch.dtype = t
     bundle.config = config
     bundle.path = path
     return path
+
+
+def _refuse_to_clobber(path: Path) -> None:
+    """Saving replaces an existing bundle whole; never a file or a directory that is something else."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() and not path.is_symlink():
+        if not any(path.iterdir()):
+            return
+        try:
+            if json.loads((path / CONFIG_NAME).read_text(encoding="utf-8")).get("format") == FORMAT:
+                return
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            pass
+    raise LivevisError(f"{path} exists and is not a livevis bundle; refusing to overwrite it (choose another path)")
 
 
 def _ordinary_permissions(directory: Path) -> None:

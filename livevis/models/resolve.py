@@ -91,6 +91,8 @@ def import_generator(
     from livevis.models.loading import load_generator
 
     source = Path(source)
+    if source.is_dir():
+        raise LivevisError(f"{source} is a directory; import takes an NVlabs .pkl or a rosinality .pt file")
     if not source.is_file():
         raise LivevisError(f"no such file: {source}")
     digest = hashlib.sha256()

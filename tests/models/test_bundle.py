@@ -235,6 +235,22 @@ def test_save_rejects_unknown_config_keys(tmp_path):
     assert not (tmp_path / "x.bundle").exists()
 
 
+def test_save_never_clobbers_other_things(tmp_path, saved):
+    original, path = saved
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    (tmp_path / "file.txt").write_text("x")
+    for target in (precious, tmp_path / "file.txt"):
+        with pytest.raises(LivevisError, match="is not a livevis bundle; refusing to overwrite"):
+            save_bundle(original, target)
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    (tmp_path / "empty").mkdir()
+    save_bundle(original, tmp_path / "empty")  # an empty directory or an old bundle is fine
+    save_bundle(original, path)
+    assert load_bundle(tmp_path / "empty").name == "tiny"
+
+
 def test_audio_frontend_validation():
     assert AudioFrontend().frames == 1 + (16000 - 1024) // 256
     with pytest.raises(LivevisError, match="fmin < fmax"):
