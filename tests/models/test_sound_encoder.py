@@ -117,3 +117,35 @@ def test_cuda_matches_cpu(encoder):
         got = encoder.to("cuda")(mel.cuda())
     for g, w in zip(got, want):
         torch.testing.assert_close(g.cpu(), w, atol=1e-4, rtol=1e-3)
+
+
+def test_learns_to_tell_two_sounds_apart():
+    """A few Adam steps must map tone windows and noise windows to their own CLIP-space targets
+    and their own W+ offsets (the encoder's two training signals), then hold in eval mode."""
+    torch.manual_seed(0)
+    enc = SoundEncoder(SoundEncoderConfig(**TINY))
+    rng = np.random.default_rng(0)
+    n = 1024 + 30 * 256
+    t = np.arange(n) / 16000
+
+    def batch(k):
+        tones = [_mel_of((0.3 * np.sin(2 * np.pi * rng.uniform(300, 600) * t)).astype(np.float32)) for _ in range(k)]
+        noises = [_mel_of(rng.normal(0, rng.uniform(0.05, 0.3), n).astype(np.float32)) for _ in range(k)]
+        return torch.stack(tones + noises), torch.tensor([0] * k + [1] * k)
+
+    targets = torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)  # [2, embed_dim]
+    target_off = torch.randn(2, 6, 16) * 0.5                             # [2, num_ws, w_dim]
+    opt = torch.optim.Adam(enc.parameters(), lr=1e-2)
+    mels, labels = batch(4)
+    for _ in range(40):
+        emb, off = enc(mels)
+        loss = (1 - (emb * targets[labels]).sum(-1)).mean() + (off - target_off[labels]).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    enc.eval()
+    test_mels, test_labels = batch(3)
+    with torch.no_grad():
+        emb, off = enc(test_mels)
+    assert ((emb * targets[test_labels]).sum(-1) > 0.8).all()
+    assert (off - target_off[test_labels]).square().mean() < 0.1 * target_off.square().mean()
