@@ -10,7 +10,9 @@ MAPPED = {"livevis": "livevis", "livevis.training": "training", "livevis.engines
 
 def _packages(prefix: str, where: str) -> list[str]:
     found = find_namespace_packages(where, exclude=["*__pycache__*", "*.egg-info*"])
-    return [prefix] + [f"{prefix}.{name}" for name in found if not name.startswith(("data", "configs"))]
+    if prefix == "livevis":  # livevis/data (the shipped bundle) and model configs are package data, not code
+        found = [name for name in found if not name.startswith(("data", "models.configs"))]
+    return [prefix] + [f"{prefix}.{name}" for name in found]
 
 
 packages = sorted({p for prefix, where in MAPPED.items() for p in _packages(prefix, where)})
