@@ -95,6 +95,12 @@ def _info(args) -> int:
     from livevis.models.bundle import MODULE_PARTS, bundle_sha256, read_config
     from livevis.models.resolve import resolve_model
 
+    from livevis.models import registry
+    from livevis.models.resolve import cached_bundle_path
+
+    entry = registry.REGISTRY.get(args.bundle)
+    if entry is not None and not (cached_bundle_path(entry.name) / "config.json").is_file():
+        return _info_entry(entry, args.json)  # describe it without a (possibly large) download
     path = resolve_model(args.bundle)
     config = read_config(path)
     digest = bundle_sha256(path)
@@ -127,6 +133,21 @@ def _info(args) -> int:
     width = 2 + max(len(label) for label, _ in rows)
     lines = [f"{label + ':':<{width}}{value}" for label, value in rows]
     sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _info_entry(entry, as_json: bool) -> int:
+    import dataclasses
+
+    if as_json:
+        print(json.dumps({"registry": dataclasses.asdict(entry), "cached": False}))
+        return 0
+    rows = [(k, v) for k, v in dataclasses.asdict(entry).items() if v is not None]
+    if entry.url is not None and entry.sha256 is None:
+        rows.append(("sha256", "none published: pinned on first download (trust on first use)"))
+    rows.append(("cached", f"no (livevis models download {entry.name})" if entry.is_generator else "managed by open_clip"))
+    width = 2 + max(len(k) for k, _ in rows)
+    sys.stdout.write("".join(f"{k + ':':<{width}}{v}\n" for k, v in rows))
     return 0
 
 

@@ -70,6 +70,14 @@ def test_info_default(capsys):
     assert doc["config"]["provenance"]["stand_in"] is True and len(doc["sha256"]) == 64
 
 
+def test_info_of_a_registry_entry_does_not_download(capsys):
+    assert main(["models", "info", "stylegan3-t-ffhqu-256x256"]) == 0
+    out = capsys.readouterr().out
+    assert "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/stylegan3-t-ffhqu-256x256.pkl" in out
+    assert "livevis models download stylegan3-t-ffhqu-256x256" in out
+    assert not any(downloads_dir().iterdir())
+
+
 @torch.no_grad()
 def test_import_nvlabs_pickle(tmp_path, capsys):
     G, pkl = nvlabs_pickle(tmp_path)
