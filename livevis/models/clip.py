@@ -50,6 +50,15 @@ def small_clip_config(embed_dim: int = 256, image_size: int = 64, width: int = 1
     }
 
 
+def _check_tokenizer(what: str, model_cfg: dict[str, Any]) -> None:
+    """ClipSpace tokenizes with open_clip's built-in BPE; CLIPs trained with a Hugging Face tokenizer
+    would get wrong tokens (and fetching theirs needs the network), so refuse them clearly."""
+    text_cfg = model_cfg.get("text_cfg") or {}
+    if text_cfg.get("hf_tokenizer_name") or text_cfg.get("hf_model_name"):
+        raise LivevisError(f"{what} uses a Hugging Face tokenizer/text model; livevis supports CLIPs with "
+                           "open_clip's built-in tokenizer (e.g. ViT-B-32, ViT-B-16, RN50)")
+
+
 class ClipSpace(nn.Module):
     """encode_image(img [B, 3, H, W] in [-1, 1]) / encode_text(list[str]) -> [B, embed_dim], unit norm."""
 
@@ -76,6 +85,7 @@ class ClipSpace(nn.Module):
         model_cfg = open_clip.get_model_config(name)
         if model_cfg is None:
             raise LivevisError(f"unknown open_clip model {name!r} (see open_clip.list_models())")
+        _check_tokenizer(name, model_cfg)
         try:
             model = open_clip.create_model(name, pretrained=pretrained, weights_only=True)
         except Exception as exc:  # network, missing file, bad checkpoint: all the user's to fix
@@ -97,6 +107,7 @@ class ClipSpace(nn.Module):
 
         if not isinstance(model_cfg, dict):
             raise LivevisError(f"bad CLIP architecture config: expected an object, got {type(model_cfg).__name__}")
+        _check_tokenizer("this CLIP", model_cfg)
         kwargs = copy.deepcopy(model_cfg)
         model_cls = open_clip.CustomTextCLIP if kwargs.pop("custom_text", False) else open_clip.CLIP
         try:
@@ -104,7 +115,11 @@ class ClipSpace(nn.Module):
         except (TypeError, ValueError, KeyError) as exc:
             raise LivevisError(f"bad CLIP architecture config: {exc}") from None
         if state_dict is not None:
-            missing, unexpected = model.load_state_dict(state_dict, strict=False)
+            try:
+                missing, unexpected = model.load_state_dict(state_dict, strict=False)
+            except RuntimeError as exc:  # shape mismatches raise even when not strict
+                first = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln), str(exc))
+                raise LivevisError(f"CLIP weights do not match the architecture: {first}") from None
             if missing or unexpected:
                 names = ", ".join((missing + unexpected)[:3])
                 raise LivevisError(f"CLIP weights do not match the architecture "
@@ -113,7 +128,9 @@ class ClipSpace(nn.Module):
 
     @classmethod
     def _wrap(cls, model: nn.Module, model_cfg: dict[str, Any] | None, **norm: Any) -> "ClipSpace":
-        size = model.visual.image_size
+        size = getattr(model.visual, "image_size", None) or ((model_cfg or {}).get("vision_cfg") or {}).get("image_size")
+        if size is None:
+            raise LivevisError("cannot tell this CLIP's input image size")
         size = size[0] if isinstance(size, (tuple, list)) else size
         return cls(model, model_cfg, image_size=size, context_length=model.context_length, **norm)
 

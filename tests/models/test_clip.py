@@ -65,6 +65,15 @@ def test_from_config_errors(clip):
         ClipSpace.from_config(clip.model_cfg, sd)
     with pytest.raises(LivevisError, match="bad CLIP architecture"):
         ClipSpace.from_config({**clip.model_cfg, "bogus": 1})
+    wrong = clip.model.state_dict()
+    wrong["text_projection"] = torch.zeros(3, 3)
+    with pytest.raises(LivevisError, match="size mismatch.*text_projection"):
+        ClipSpace.from_config(clip.model_cfg, wrong)
+
+
+def test_hf_tokenizer_clips_refused():
+    with pytest.raises(LivevisError, match="Hugging Face tokenizer"):
+        ClipSpace.from_open_clip("ViT-B-16-SigLIP")
 
 
 def test_from_open_clip_offline_paths(tmp_path):
