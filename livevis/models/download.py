@@ -8,6 +8,7 @@ which is why this does its own fsync + rename instead of livevis.util.atomic's r
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.client
 import json
@@ -79,12 +80,18 @@ def download(url: str, dest: str | Path | None = None, sha256: str | None = None
     for resuming) and sha256 mismatches (the bad file is deleted).
     """
     dest = Path(dest) if dest is not None else downloads_dir() / url.rsplit("/", 1)[-1].split("?")[0]
-    sha256 = sha256.lower() if sha256 else None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Two livevis processes fetching the same file take turns: the second then finds it complete.
+    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _download_locked(url, dest, sha256.lower() if sha256 else None, progress)
+
+
+def _download_locked(url: str, dest: Path, sha256: str | None, progress: bool) -> Path:
     if dest.is_file():
         if sha256 is None or file_sha256(dest) == sha256:
             return dest
         dest.unlink()  # a stale file under the final name: fetch again
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
 
     for attempt in range(2):

@@ -320,3 +320,28 @@ def test_shipped_default_reacts_to_sound():
     spec.loader.exec_module(module)
     result = module.check("default", seconds=1.5)
     assert result["ratio"] >= 4.0, result
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@torch.no_grad()
+def test_shipped_default_on_cuda():
+    b = load_bundle("default", device="cuda")
+    gen = b.generator
+    assert next(gen.parameters()).device.type == "cuda"
+    a = b.audio
+    mel = torch.full((1, a.n_mels, a.frames), -40.0, device="cuda")
+    _, offset = b.sound_encoder(mel)
+    ws = gen.mapping(torch.zeros(1, gen.z_dim, device="cuda"))
+    ws_next, _ = b.recurrent.step(ws, b.recurrent.init_hidden(1), offset)
+    img = gen.synthesis(ws_next)
+    cpu = load_bundle("default")
+    ws_cpu, _ = cpu.recurrent.step(ws.cpu(), cpu.recurrent.init_hidden(1), cpu.sound_encoder(mel.cpu())[1])
+    assert (img.cpu() - cpu.generator.synthesis(ws_cpu)).abs().max() < 1e-2
+
+
+def test_cuda_without_cuda_is_a_user_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(LivevisError, match="cannot use device 'cuda'"):
+        load_bundle("default", device="cuda")

@@ -116,3 +116,25 @@ def test_published_hash_is_enforced(http_server):
     with pytest.raises(LivevisError, match="sha256 mismatch"):
         dl.fetch(entry, progress=False)
     assert url not in dl.read_pins()
+
+
+def test_concurrent_downloads_take_turns(http_server, tmp_path):
+    import threading
+
+    url = http_server.add("net.pkl", PAYLOAD)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(dl.download(url, tmp_path / "net.pkl", sha256=PAYLOAD_SHA, progress=False))
+        except Exception as exc:  # surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(results) == 3
+    assert (tmp_path / "net.pkl").read_bytes() == PAYLOAD
+    assert len(http_server.requests) == 1  # the others found the finished file
