@@ -1,0 +1,91 @@
+"""Stage `audio`: the sound encoder learns to sit next to frozen CLIP image/text embeddings."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from livevis.models import factory
+from livevis.training.clip_spec import load_clip
+from tests.rigs.tiny_data import metric_rows, tiny_data, tiny_generator, train  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_overfits_a_fixed_batch_and_writes_its_encoder(tiny_data, tiny_generator, tmp_path):
+    out = tmp_path / "run"
+    code, err = train("audio", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 25,
+                      "--set", "fixed_batch=true", "--generator", tiny_generator)
+    assert code == 0, err
+    rows = metric_rows(out)
+    assert [int(r["step"]) for r in rows] == list(range(25))
+    first, last = rows[0], rows[-1]
+    assert last["loss"] < 0.5 * first["loss"], (first, last)
+    for term in ("nce_audio_image", "nce_audio_text", "nce_audio_audio"):
+        assert last[term] < first[term], term
+
+    # Outputs: config, checkpoints, encoder weights + record, CLIP, evaluation.
+    config = json.loads((out / "config.json").read_text())
+    assert config["stage"] == "audio" and config["steps"] == 25 and config["fixed_batch"] is True
+    record = json.loads((out / "sound_encoder.json").read_text())
+    assert (record["config"]["num_ws"], record["config"]["w_dim"]) == (8, 64)      # from --generator
+    encoder = factory.build("sound_encoder", record["config"])
+    encoder.load_state_dict(load_file(str(out / "sound_encoder.safetensors")))
+    ckpt = torch.load(out / "checkpoints/ckpt-00000025.pt", weights_only=True)["models"]["sound_encoder"]
+    assert all(torch.equal(v, ckpt[k]) for k, v in encoder.state_dict().items())
+    clip, _, _ = load_clip(f"bundle:{out}")
+    assert clip.embed_dim == record["config"]["embed_dim"]
+    metrics = json.loads((out / "eval.json").read_text())
+    assert 0.0 <= metrics["zero_shot_accuracy"] <= 1.0 and 0.0 <= metrics["audio_to_image_r1"] <= 1.0
+    assert metrics["val_clips"] >= 2 and "zero_shot_accuracy" in err
+    assert record["eval"] == metrics
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    return {**env, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", **extra}
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_match_one_process(tiny_data, tmp_path):
+    """Data-parallel audio stage: InfoNCE over the gathered global batch and batch norm over all
+    ranks make 2 processes x 4 clips train exactly like 1 process x 8 clips."""
+    common = ["train", "audio", "--data", str(tiny_data), "--preset", "tiny", "--steps", "3", "--batch", "8",
+              "--device", "cpu"]
+    single = subprocess.run([sys.executable, "-m", "livevis.cli", *common, "--out", str(tmp_path / "one")],
+                            cwd=ROOT, env=_env(LIVEVIS_TRAIN_DUMP=str(tmp_path / "w1")), capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-2000:]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+              "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "livevis.cli"]
+    ddp = subprocess.run([*launch, *common, "--out", str(tmp_path / "two")], cwd=ROOT,
+                         env=_env(LIVEVIS_TRAIN_DUMP=str(tmp_path / "w2")), capture_output=True, text=True, timeout=400)
+    if ddp.returncode != 0 and ("gloo" in ddp.stderr.lower() and "connect" in ddp.stderr.lower()):
+        pytest.skip(f"gloo could not start here: {ddp.stderr.strip().splitlines()[-1]}")
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = load_file(str(tmp_path / "w1/rank0.safetensors"))
+    r0 = load_file(str(tmp_path / "w2/rank0.safetensors"))
+    r1 = load_file(str(tmp_path / "w2/rank1.safetensors"))
+    assert set(one) == set(r0) == set(r1)
+    for k, v in one.items():
+        assert torch.equal(r0[k], r1[k]), f"{k} differs across ranks"
+        assert torch.allclose(r0[k].float(), v.float(), atol=2e-5, rtol=1e-4), f"{k}: 2 ranks differ from 1 process"
+    rows_one, rows_two = metric_rows(tmp_path / "one"), metric_rows(tmp_path / "two")
+    assert len(rows_one) == len(rows_two) == 3
+    assert rows_one[0]["loss"] != rows_one[-1]["loss"]  # the weights compared did train
+    for a, b in zip(rows_one, rows_two):
+        for k in a:
+            assert abs(a[k] - b[k]) < 1e-5, k
