@@ -328,15 +328,15 @@ def save_bundle(bundle: Bundle, path: str | Path, weights_dtype: torch.dtype = t
             continue
         config[part] = _part_config(module, part)
         weights[part] = _state_for_file(module, weights_dtype)
-    if bundle.clip is None:
+    spec = config.get("clip") or {"kind": "open_clip_config"}
+    if spec.get("kind") == "open_clip_pretrained":
+        # A reference to open_clip's own weights: kept even when the module isn't loaded.
+        config["clip"] = {k: spec.get(k) for k in ("kind", "name", "pretrained")}
+    elif bundle.clip is None:
         config.pop("clip", None)
     else:
-        spec = config.get("clip") or {"kind": "open_clip_config"}
-        if spec.get("kind") == "open_clip_pretrained":
-            config["clip"] = {k: spec[k] for k in ("kind", "name", "pretrained")}
-        else:
-            config["clip"] = {"kind": "open_clip_config", "model_cfg": copy.deepcopy(bundle.clip.model_cfg)}
-            weights["clip"] = _state_for_file(bundle.clip.model, weights_dtype)  # open_clip's own key names
+        config["clip"] = {"kind": "open_clip_config", "model_cfg": copy.deepcopy(bundle.clip.model_cfg)}
+        weights["clip"] = _state_for_file(bundle.clip.model, weights_dtype)  # open_clip's own key names
     validate_config(config, f"bundle {config.get('name', path.name)!r}")
 
     with atomic_dir(path) as tmp:
@@ -430,11 +430,13 @@ def _load_clip(spec: dict[str, Any], file: Path) -> nn.Module:
     return clip
 
 
-def load_bundle(path_or_name: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Bundle:
+def load_bundle(path_or_name: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                load_clip: bool = True) -> Bundle:
     """Load a bundle directory (or a registry name / "default", via `resolve_model`) onto `device`.
 
     Every part is rebuilt from its validated config, then filled from its safetensors file after a
-    strict check of tensor names and shapes. Modules are returned in eval mode.
+    strict check of tensor names and shapes. Modules are returned in eval mode, as `dtype`.
+    `load_clip=False` leaves `bundle.clip` None (an open_clip_pretrained CLIP would be downloaded).
     """
     from livevis.models.resolve import resolve_model
 
@@ -458,7 +460,7 @@ def load_bundle(path_or_name: str | Path, device: str | torch.device = "cpu", dt
         module = factory.build(doc[part]["arch"], config).to(dtype)
         _load_weights(module, path / f"{part}.safetensors")
         parts[part] = module
-    if "clip" in doc:
+    if "clip" in doc and load_clip:
         parts["clip"] = _load_clip(doc["clip"], path / "clip.safetensors").to(dtype)
 
     bundle = Bundle(config=doc, path=path, **{p: parts.get(p) for p in PARTS})

@@ -345,3 +345,22 @@ def test_cuda_without_cuda_is_a_user_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(LivevisError, match="cannot use device 'cuda'"):
         load_bundle("default", device="cuda")
+
+
+def test_open_clip_pretrained_reference(tmp_path, monkeypatch):
+    from livevis.models import clip as clipmod
+
+    b = tiny_bundle()
+    b.config["clip"] = {"kind": "open_clip_pretrained", "name": "ViT-B-32", "pretrained": "openai"}
+    path = save_bundle(b, tmp_path / "ref.bundle")
+    assert not (path / "clip.safetensors").exists()
+    assert read_config(path)["clip"] == {"kind": "open_clip_pretrained", "name": "ViT-B-32", "pretrained": "openai"}
+    assert load_bundle(path, load_clip=False).clip is None
+    calls = []
+
+    def fake_from_open_clip(name, pretrained):  # no network in tests: stand in a tiny CLIP
+        calls.append((name, pretrained))
+        return clipmod.ClipSpace.from_config(clipmod.tiny_clip_config(embed_dim=16, image_size=32))
+
+    monkeypatch.setattr(clipmod.ClipSpace, "from_open_clip", staticmethod(fake_from_open_clip))
+    assert load_bundle(path).clip is not None and calls == [("ViT-B-32", "openai")]
