@@ -128,7 +128,8 @@ class ClipSpace(nn.Module):
 
     @classmethod
     def _wrap(cls, model: nn.Module, model_cfg: dict[str, Any] | None, **norm: Any) -> "ClipSpace":
-        size = getattr(model.visual, "image_size", None) or ((model_cfg or {}).get("vision_cfg") or {}).get("image_size")
+        vision_cfg = (model_cfg or {}).get("vision_cfg") or {}
+        size = getattr(model.visual, "image_size", None) or vision_cfg.get("image_size")
         if size is None:
             raise LivevisError("cannot tell this CLIP's input image size")
         size = size[0] if isinstance(size, (tuple, list)) else size

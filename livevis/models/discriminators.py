@@ -162,7 +162,8 @@ class VideoDiscriminatorConfig(StrictConfig):
 
     def __post_init__(self) -> None:
         if self.temporal_kernel < 3 or self.temporal_kernel % 2 == 0:
-            raise LivevisError(f"VideoDiscriminatorConfig: temporal_kernel must be odd and >= 3, got {self.temporal_kernel}")
+            raise LivevisError("VideoDiscriminatorConfig: temporal_kernel must be odd and >= 3, "
+                               f"got {self.temporal_kernel}")
         if self.norm not in ("instance", "none"):
             raise LivevisError(f"VideoDiscriminatorConfig: norm must be 'instance' or 'none', got {self.norm!r}")
         if self.num_layers < 1 or self.img_resolution < 2 ** (self.num_layers + 1):

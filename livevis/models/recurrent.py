@@ -156,7 +156,8 @@ class RecurrentBlocks(nn.Module):
         """ws0 [B, num_ws, w_dim], offsets [B, T, num_ws, w_dim] -> ws_seq [B, T, num_ws, w_dim] (causal)."""
         c = self.config
         if offsets.ndim != 4:
-            raise LivevisError(f"recurrent blocks: offsets must be [B, T, {c.num_ws}, {c.w_dim}], got {list(offsets.shape)}")
+            raise LivevisError(f"recurrent blocks: offsets must be [B, T, {c.num_ws}, {c.w_dim}], "
+                               f"got {list(offsets.shape)}")
         B, T = offsets.shape[:2]
         self._check("offsets", offsets, (B, T, c.num_ws, c.w_dim))
         ws, hidden = ws0, self.init_hidden(B)

@@ -47,7 +47,8 @@ class SoundEncoderConfig(StrictConfig):
                     "embed_dim": self.embed_dim, "num_ws": self.num_ws, "w_dim": self.w_dim}
         bad = [k for k, v in positive.items() if int(v) < 1]
         if bad or min(self.widths) < 1 or min(self.blocks) < 1 or self.mel_std <= 0:
-            raise LivevisError(f"SoundEncoderConfig: sizes must be positive ({', '.join(bad) or 'widths/blocks/mel_std'})")
+            what = ", ".join(bad) or "widths/blocks/mel_std"
+            raise LivevisError(f"SoundEncoderConfig: sizes must be positive ({what})")
 
 
 def unit_norm(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -31,7 +31,8 @@ def test_default_groups():
     assert default_groups(18) == ((0, 3), (3, 7), (7, 18))
 
 
-@pytest.mark.parametrize("groups", [[[0, 3], [4, 8]], [[0, 3], [3, 7]], [[0, 0], [0, 8]], [[3, 8], [0, 3]], [[0, 9]], []])
+@pytest.mark.parametrize("groups", [[[0, 3], [4, 8]], [[0, 3], [3, 7]], [[0, 0], [0, 8]], [[3, 8], [0, 3]],
+                                    [[0, 9]], []])
 def test_bad_groups_rejected(groups):
     with pytest.raises(LivevisError, match="groups"):
         RecurrentConfig(**{**TINY, "groups": groups})
