@@ -36,8 +36,12 @@ def unavailable(device: torch.device, precision: str) -> str | None:
 
 
 def point_inductor_cache() -> str:
-    """Send inductor's kernel caches into ours (once per process; an explicit user setting wins)."""
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    """Send inductor's kernel caches into ours. Importing torch._inductor writes its default into
+    TORCHINDUCTOR_CACHE_DIR, so only a value other than that default counts as the user's choice."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir("engines", "inductor"))
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
