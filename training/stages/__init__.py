@@ -33,6 +33,8 @@ from livevis.errors import LivevisError
 
 # name -> module. The order is the order of `livevis train --help`.
 STAGES: dict[str, str] = {
+    "generator": "livevis.training.stages.generator",
+    "clip": "livevis.training.stages.clip",
     "audio": "livevis.training.stages.audio",
     "video": "livevis.training.stages.video",
 }
