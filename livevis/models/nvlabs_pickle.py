@@ -9,6 +9,7 @@ our own Generator (from the stored init kwargs) and copy the tensors in with a s
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import io
 import pickle
@@ -79,6 +80,13 @@ def _numpy_reconstruct(cls: Any, shape: Any, dtype_code: Any) -> Any:
     return np.ndarray.__new__(np.ndarray, shape, dtype_code)
 
 
+def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
+    # Protocol-2 pickles (Python 2 era tools) spell bytes as _codecs.encode(str, 'latin1').
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise LivevisError("refused _codecs.encode call in network pickle")
+    return text.encode("latin1")
+
+
 def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any]]:
     import numpy as np
 
@@ -96,6 +104,7 @@ _ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
     ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _latin1_bytes,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("dnnlib", "EasyDict"): dict,
@@ -109,6 +118,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only allow-listed globals; anything else raises LivevisError naming it."""
 
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol < 3 pickles use Python 2 names (__builtin__.set); map them as pickle itself would.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         fn = _ALLOWED.get((module, name))
         if fn is not None:
             return fn

@@ -110,7 +110,7 @@ def record_for(module: nn.Module, init_kwargs: dict[str, Any] | None = None, cla
 
 def write_network_pickle(path: str | Path, G_ema: nn.Module, G_init_kwargs: dict[str, Any], *, G: nn.Module | None = None,
                          D: nn.Module | None = None, marker: str | Path = "/nonexistent/livevis-marker",
-                         module_src: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+                         module_src: str | None = None, extra: dict[str, Any] | None = None, protocol: int = 4) -> Path:
     """Write an NVlabs-style snapshot {G, D, G_ema, augment_pipe, training_set_kwargs} to `path`."""
     src = DEFAULT_MODULE_SRC.format(marker=str(marker)) if module_src is None else module_src
     D = D if D is not None else nn.Sequential(nn.Conv2d(3, 4, 3), nn.LeakyReLU(0.2))
@@ -125,7 +125,7 @@ def write_network_pickle(path: str | Path, G_ema: nn.Module, G_init_kwargs: dict
     snapshot.update(extra or {})
     path = Path(path)
     with _standin_globals(), open(path, "wb") as f:
-        pickle.dump(snapshot, f, protocol=4)
+        pickle.dump(snapshot, f, protocol=protocol)
     return path
 
 

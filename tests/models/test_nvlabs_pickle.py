@@ -51,6 +51,14 @@ def test_round_trip_matches_and_never_runs_module_src(snapshot):
     assert not marker.exists(), "embedded module source was executed"
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 5])
+def test_older_and_newer_pickle_protocols(tmp_path, protocol):
+    G = seeded_generator()
+    path = write_network_pickle(tmp_path / "p.pkl", G, nvlabs_kwargs_for(G.config), protocol=protocol)
+    ws = G.mapping(torch.randn(1, 16))
+    assert torch.equal(load_nvlabs_pickle(path).synthesis(ws), G.synthesis(ws))
+
+
 def test_key_selects_network(snapshot):
     G, path, _ = snapshot
     g = load_nvlabs_pickle(path, key="G")
