@@ -158,7 +158,7 @@ def build(seed: int = SEED) -> tuple[Bundle, dict]:
         provenance["created"] = stamp.isoformat(timespec="seconds")
     bundle = Bundle.new(
         generator,
-        name="default (untrained stand-in)",
+        name="default",
         description=DESCRIPTION,
         sound_encoder=encoder,
         recurrent=recurrent,
