@@ -55,3 +55,13 @@ def format_row(r: ModuleReport) -> str:
     return (f"{r.name:<14} {e.backend:<11} {e.precision:<4}  build {e.build_seconds:6.2f} s  "
             f"from cache {'yes' if e.from_cache else 'no ':<3}  parity {e.parity:.1e}  "
             f"eager {r.eager_ms:8.3f} ms  engine {r.engine_ms:8.3f} ms  x{r.speedup:.2f}")
+
+
+def format_timings(timings_ms: dict[str, float]) -> str:
+    """`eager 19.15 (x1.00), compile 3.10 (x6.18), ...`; ratios vs eager when eager was measured."""
+    eager = timings_ms.get("eager")
+    parts = []
+    for backend, ms in sorted(timings_ms.items(), key=lambda kv: kv[1]):
+        ratio = f" (x{eager / ms:.2f})" if eager and ms > 0 else ""
+        parts.append(f"{backend} {ms:.3f}{ratio}")
+    return ", ".join(parts)

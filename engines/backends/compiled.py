@@ -73,6 +73,8 @@ def build(module: nn.Module, inputs: tuple[torch.Tensor, ...], *, precision: str
     import torch._inductor.config as inductor_config
 
     point_inductor_cache()
+    # "No CUDA runtime is found, using CUDA_HOME=..." on every CPU compile is noise for our users.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     hit = entry is not None and _load_artifacts(entry)
     target = module if precision == "fp32" else AutocastModule(module, device.type, LOW_PRECISION[precision])
     cuda = device.type == "cuda"

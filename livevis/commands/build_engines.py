@@ -38,13 +38,13 @@ def _device(choice: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from livevis.engines.report import build_bundle_engines, format_row
+    from livevis.engines.report import build_bundle_engines, format_row, format_timings
     from livevis.models.bundle import bundle_sha256, load_bundle
     from livevis.models.resolve import resolve_model
 
     device = _device(args.device)
     path = resolve_model(args.model)
-    bundle = load_bundle(path, device=device)
+    bundle = load_bundle(path, device=device, load_clip=False)  # CLIP is not on the live path
     resolution = bundle.generator.img_resolution
     if args.size is not None and args.size != resolution:
         raise LivevisError(f"--size {args.size}: this bundle's generator was trained at {resolution}x{resolution} "
@@ -59,5 +59,7 @@ def run(args: argparse.Namespace) -> int:
                                 weights_key=bundle_sha256(path), device=device, progress=progress)
     for row in rows:
         print(format_row(row), flush=True)
+        if row.engine.timings_ms:
+            print(f"  {row.name} candidates (median ms, speed-up vs eager): {format_timings(row.engine.timings_ms)}")
     sys.stdout.flush()
     return 0
