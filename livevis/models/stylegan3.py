@@ -295,7 +295,8 @@ class SynthesisInput(torch.nn.Module):
         grid = F.affine_grid(theta.unsqueeze(0), [1, 1, self.size, self.size], align_corners=False)
         self.register_buffer("grid", grid, persistent=False)  # [1, H, W, 2]
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:  # [B, w_dim] -> [B, C, H, W]
+    def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
+        """w [B, w_dim] -> [B, C, H, W]; `transform` ([3, 3] or [B, 3, 3]) overrides the buffer."""
         batch = w.shape[0]
         t = self.affine(w)  # [B, 4] = (r_c, r_s, t_x, t_y)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
@@ -303,7 +304,9 @@ class SynthesisInput(torch.nn.Module):
         zero, one = torch.zeros_like(r_c), torch.ones_like(r_c)
         m_r = torch.stack([r_c, -r_s, zero, r_s, r_c, zero, zero, zero, one], 1).reshape(batch, 3, 3)  # inverse rotation
         m_t = torch.stack([one, zero, -t_x, zero, one, -t_y, zero, zero, one], 1).reshape(batch, 3, 3)  # inverse translation
-        transforms = m_r @ m_t @ self.transform.unsqueeze(0)  # [B, 3, 3]
+        user = self.transform if transform is None else transform.to(self.transform.dtype)
+        assert user.shape[-2:] == (3, 3), f"transform must be [3, 3] or [B, 3, 3], got {list(user.shape)}"
+        transforms = m_r @ m_t @ (user if user.ndim == 3 else user.unsqueeze(0))  # [B, 3, 3]
 
         freqs = self.freqs.unsqueeze(0)  # [1, C, 2]
         phases = self.phases.unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)  # [B, C]
@@ -415,13 +418,16 @@ class SynthesisNetwork(torch.nn.Module):
             setattr(self, spec.name, SynthesisLayer(cfg, spec))
             self.layer_names.append(spec.name)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise: Any = None, **_ignored: Any) -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise: Any = None,
+                transform: torch.Tensor | None = None, **_ignored: Any) -> torch.Tensor:
         # noise_mode / noise exist for interface parity with StyleGAN2; StyleGAN3 has no noise inputs.
+        # transform: optional user inverse transform [3, 3] / [B, 3, 3] as a graph input (engines can
+        # then rotate / pan live); None uses the `input.transform` buffer.
         assert noise_mode in ("const", "random", "none"), f"unknown noise_mode {noise_mode!r}"
         assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), \
             f"ws must be [B, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}"
         per_layer = ws.to(torch.float32).unbind(dim=1)  # num_ws x [B, w_dim]
-        x = self.input(per_layer[0])
+        x = self.input(per_layer[0], transform)
         for name, w in zip(self.layer_names, per_layer[1:]):
             x = getattr(self, name)(x, w)
         if self.output_scale != 1:
@@ -453,8 +459,12 @@ class Generator(torch.nn.Module):
     def set_input_transform(self, rotate_deg: float = 0.0, translate: tuple[float, float] = (0.0, 0.0)) -> None:
         """Rotate (degrees) and translate (in image widths: the image spans [-0.5, 0.5]) the generated
         image, as NVlabs' gen_images / visualizer do: the inverse goes into synthesis.input.transform."""
-        angle = math.radians(rotate_deg)
-        s, c = math.sin(angle), math.cos(angle)
-        m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
-        inverse = torch.from_numpy(np.linalg.inv(m)).to(self.synthesis.input.transform)
-        self.synthesis.input.transform.copy_(inverse)
+        self.synthesis.input.transform.copy_(input_transform(rotate_deg, translate).to(self.synthesis.input.transform))
+
+
+def input_transform(rotate_deg: float = 0.0, translate: tuple[float, float] = (0.0, 0.0)) -> torch.Tensor:
+    """[3, 3] inverse user transform for `synthesis(ws, transform=...)` / the `input.transform` buffer."""
+    angle = math.radians(rotate_deg)
+    s, c = math.sin(angle), math.cos(angle)
+    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
+    return torch.from_numpy(np.linalg.inv(m)).to(torch.float32)

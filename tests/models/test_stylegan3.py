@@ -24,6 +24,7 @@ from livevis.models.stylegan3 import (
     StyleGAN3Config,
     config_from_nvlabs_kwargs,
     design_lowpass_filter,
+    input_transform,
 )
 from tests.models.export_check import assert_exports, assert_onnx_parity
 
@@ -106,6 +107,18 @@ def test_set_input_transform_matches_visualizer_convention():
     with torch.no_grad():
         img = G.synthesis(t["ws"])
     assert (img - t["img"]).abs().max().item() <= 1e-4
+
+
+def test_transform_as_graph_input_equals_buffer():
+    G, _, t = golden_generator("r32")
+    m = G.synthesis.input.transform.clone()
+    assert torch.allclose(m, input_transform(-30.0, (0.0, 0.2)), atol=1e-6)
+    G.set_input_transform()  # identity buffer; the explicit input must win
+    with torch.no_grad():
+        per_image = G.synthesis(t["ws"], transform=m.expand(2, 3, 3))
+        shared = G.synthesis(t["ws"], transform=m)
+    assert torch.allclose(shared, per_image, atol=1e-6)
+    assert (shared - t["img"]).abs().max().item() <= 1e-4
 
 
 def test_rotation_by_transform_rotates_fourier_features():
@@ -311,10 +324,23 @@ def test_synthesis_exports_and_runs_in_onnxruntime(kind, tmp_path):
     torch.manual_seed(0)
     G = Generator(tiny_config(**overrides)).eval()
     ws = G.mapping(torch.randn(1, 8)).detach()
-    program = assert_exports(G.synthesis, (ws,))
+    if kind == "t":  # the user transform as a graph input (live rotation / panning through an engine)
+        module, inputs = TransformInput(G.synthesis), (ws, input_transform(20.0, (0.1, 0.0)))
+    else:
+        module, inputs = G.synthesis, (ws,)
+    program = assert_exports(module, inputs)
     ops = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
     assert not any("index_put" in op or "copy_" in op for op in ops), "in-place writes leak into the graph"
-    assert_onnx_parity(G.synthesis, (ws,), tmp_path / "sg3.onnx", atol=1e-4, opset=18)
+    assert_onnx_parity(module, inputs, tmp_path / "sg3.onnx", atol=1e-4, opset=18)
+
+
+class TransformInput(torch.nn.Module):
+    def __init__(self, synthesis):
+        super().__init__()
+        self.synthesis = synthesis
+
+    def forward(self, ws, transform):
+        return self.synthesis(ws, transform=transform)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (golden parity on GPU)")
