@@ -95,6 +95,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
             config["clip"] = f"bundle:{args.init}"
     if not config.get("generator"):
         raise LivevisError("the video stage needs --generator PATH (NVlabs .pkl, rosinality .pt or a livevis bundle)")
+    if not Path(config["generator"]).exists():  # checked before the run folder is made
+        raise LivevisError(f"--generator: no such file or directory: {config['generator']}")
     if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
     if config["clip_steps"] < 2:

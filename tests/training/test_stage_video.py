@@ -1,0 +1,105 @@
+"""Stage `video`: encoder + recurrent blocks + D_I/D_V on a frozen generator, ending in a bundle
+that `livevis render` plays."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from livevis.models.bundle import load_bundle
+from livevis.training.stages.video import onset_strength
+from tests.rigs.tiny_data import metric_rows, tiny_data, tiny_generator, train  # noqa: F401 (fixtures)
+
+
+def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
+    out = tmp_path / "run"
+    code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 20,
+                      "--generator", tiny_generator, "--set", "fixed_batch=true", "--set", "sample_every=0",
+                      "--set", "loss.w_adv_image=0", "--set", "loss.w_adv_video=0")
+    assert code == 0, err
+    rows = metric_rows(out)
+    first, last = rows[0], rows[-1]
+    assert last["loss_g"] < first["loss_g"] - 0.5, (first, last)
+    assert last["clip_av"] < 0.5 * first["clip_av"]
+    assert last["sync"] < 0.8 * first["sync"]          # picture changes line up with the audio's onsets
+    assert all(np.isfinite(r["loss_d_video"]) for r in rows)
+
+
+def test_audio_then_video_run_ends_in_a_bundle_that_renders(tiny_data, tiny_generator, tmp_path):
+    audio_run, video_run = tmp_path / "audio", tmp_path / "video"
+    code, err = train("audio", "--data", tiny_data, "--out", audio_run, "--preset", "tiny", "--steps", 3)
+    assert code == 0, err
+    code, err = train("video", "--data", tiny_data, "--out", video_run, "--preset", "tiny", "--steps", 4,
+                      "--generator", tiny_generator, "--init", audio_run, "--ckpt-every", 2,
+                      "--set", "sample_every=2", "--set", "loss.adversarial=nonsaturating")
+    assert code == 0, err
+    config = json.loads((video_run / "config.json").read_text())
+    assert config["init"] == str(audio_run) and config["clip"] == f"bundle:{audio_run}"
+    assert config["loss"]["adversarial"] == "nonsaturating" and "lambda_b" in config["loss"]
+    assert {p.name for p in (video_run / "samples").iterdir()} >= {"step0000002.png", "step0000002.mp4", "step0000004.mp4"}
+    assert (video_run / "checkpoints/ckpt-00000004.pt").is_file()
+
+    bundle = load_bundle(video_run / "bundle")
+    for part in ("sound_encoder", "recurrent", "clip", "image_discriminator", "video_discriminator"):
+        assert bundle.part(part) is not None, part
+    assert [c.name for c in bundle.classes][:2] == ["thunderstorm", "rain"]
+    prov = bundle.config["provenance"]
+    assert set(prov["inputs"]) == {"data", "generator", "init", "clip"} and prov["stand_in"] is False
+    # The video stage started from the audio run: same CLIP, and its encoder trunk was copied in.
+    assert bundle.clip.embed_dim == json.loads((audio_run / "sound_encoder.json").read_text())["config"]["embed_dim"]
+    ckpt = torch.load(video_run / "checkpoints/ckpt-00000004.pt", weights_only=True)["models"]
+    assert torch.equal(bundle.recurrent.state_dict()["blocks.0.update.weight"], ckpt["recurrent"]["blocks.0.update.weight"])
+
+    from livevis.cli import main
+
+    sr = bundle.audio.sample_rate
+    t = np.arange(int(1.5 * sr)) / sr
+    wav = tmp_path / "beat.wav"
+    _write_wav(wav, (0.4 * np.sin(2 * np.pi * 220 * t) * ((t % 0.5) < 0.1)).astype(np.float32), sr)
+    mp4 = tmp_path / "out.mp4"
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["render", str(wav), "--out", str(mp4), "--model", str(video_run / "bundle"), "--fps", "10"]) == 0
+    with av.open(str(mp4)) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+    assert len(frames) == 15 and frames[0].shape[:2] == (32, 32)
+
+
+def _write_wav(path, samples: np.ndarray, sr: int) -> None:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+
+
+def test_onset_strength_rises_on_a_click():
+    from livevis.audio import log_mel
+
+    sr, n = 16000, 16000
+    quiet = np.random.default_rng(0).normal(0, 1e-3, n).astype(np.float32)
+    click = quiet.copy()
+    click[-800:-700] += 0.8                                   # an event in the last step of the window
+    mel = torch.from_numpy(np.stack([log_mel(x, sr, 1024, 256, 80) for x in (quiet, click)]))
+    s = onset_strength(mel, frames=7)
+    assert s[1] > 3 * s[0]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ((), "needs --generator"),
+    (("--generator", "/nonexistent/g.pkl"), "--generator: no such file"),
+    (("--generator", "GEN", "--init", "/nonexistent/run"), "no sound_encoder.json"),
+    (("--generator", "GEN", "--set", "loss.adversarial=wgan"), "loss.adversarial must be one of"),
+])
+def test_video_errors_are_one_line(tiny_data, tiny_generator, tmp_path, extra, message):
+    extra = tuple(str(tiny_generator) if x == "GEN" else x for x in extra)
+    code, err = train("video", "--data", tiny_data, "--out", tmp_path / "run", "--preset", "tiny", "--steps", 1, *extra)
+    assert code == 1 and message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
