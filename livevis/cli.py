@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("livevis.commands.models", "list, download and import generators"),
     "build-engines": ("livevis.commands.build_engines", "compile a bundle's models ahead of a show"),
     "train": ("livevis.commands.train", "train a stage (generator, audio, video) on a prepared dataset"),
+    "eval": ("livevis.commands.eval", "measure a bundle: semantic accuracy, sync, CLIP similarity vs a random-walk baseline"),
 }
 
 
