@@ -107,6 +107,7 @@ def test_payload_hidden_in_a_snapshot_is_refused(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_load_from_bytes_gadget_goes_through_weights_only(tmp_path):
     marker = tmp_path / "pwned"
     inner = pickle.dumps(_evil_os_system(marker))

@@ -307,3 +307,14 @@ def test_memory_layout_does_not_change_results():
     with torch.no_grad():
         ia, ib = a.synthesis(ws), b.synthesis(ws)
     assert ia.is_contiguous() and (ia - ib).abs().max().item() < 1e-5
+
+
+def test_whole_model_half_precision_runs():
+    G = tiny()
+    ws = G.mapping(torch.randn(1, 16)).detach()
+    with torch.no_grad():
+        ref = G.synthesis(ws)
+        half = tiny().to(torch.float16)
+        for fused in (False, True):
+            out = half.synthesis(ws, fused_modconv=fused)
+            assert out.dtype == torch.float32 and (out - ref).abs().max().item() < 0.05

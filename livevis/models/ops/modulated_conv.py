@@ -20,7 +20,7 @@ def demodulation_coefficients(weight_sq: torch.Tensor, styles: torch.Tensor) -> 
     weight_sq: [O, I] = sum over the kernel of weight**2; styles: [B, I] -> [B, O].
     sum_ik (w_oik s_i)^2 = sum_i s_i^2 sum_k w_oik^2, so it is one small matmul.
     """
-    return (styles.square() @ weight_sq.t() + 1e-8).rsqrt()
+    return (styles.square() @ weight_sq.to(styles.dtype).t() + 1e-8).rsqrt()
 
 
 def modulated_conv2d(
