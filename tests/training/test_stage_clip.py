@@ -1,0 +1,57 @@
+"""Stage `clip`: a small open_clip trained from scratch on frames + captions, usable as --clip."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import torch
+
+from livevis.training.clip_spec import load_clip
+from livevis.training.stages.clip import PRESETS, lr_at
+from tests.rigs.tiny_data import metric_rows, tiny_data, train  # noqa: F401 (fixtures)
+
+
+def test_learns_a_clip_space_that_classifies_held_out_frames_and_serves_as_clip(tiny_data, tmp_path):
+    out = tmp_path / "clip"
+    code, err = train("clip", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 40)
+    assert code == 0, err
+    rows = metric_rows(out)
+    assert [int(r["step"]) for r in rows] == list(range(40))
+    first = sum(r["loss"] for r in rows[:5]) / 5
+    last = sum(r["loss"] for r in rows[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+
+    # Zero-shot classification of held-out frames by class prompt, well above chance (1/9).
+    metrics = json.loads((out / "eval.json").read_text())
+    assert metrics["chance_accuracy"] == 1 / 9 and metrics["val_frames"] >= 9 * 4
+    assert metrics["zero_shot_accuracy"] >= 0.4, metrics
+    assert "zero_shot_accuracy" in err
+
+    # The saved CLIP is what `--clip RUN` / `--clip bundle:RUN` load, bit for bit.
+    clip, record, prov = load_clip(str(out))
+    assert record["kind"] == "open_clip_config" and clip.embed_dim == PRESETS["tiny"]["model"]["embed_dim"]
+    ckpt = torch.load(out / "checkpoints/ckpt-00000040.pt", weights_only=True)["models"]["clip"]
+    assert all(torch.equal(v, ckpt[k]) for k, v in clip.model.state_dict().items() if k in ckpt)
+    assert load_clip(f"bundle:{out}")[2]["clip_sha256"] == prov["clip_sha256"]
+
+    # ... and the audio stage aligns to it.
+    code, err = train("audio", "--data", tiny_data, "--out", tmp_path / "audio", "--preset", "tiny", "--steps", 2,
+                      "--clip", out)
+    assert code == 0, err
+    assert json.loads((tmp_path / "audio/sound_encoder.json").read_text())["config"]["embed_dim"] == 32
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    cfg = {"lr": 1e-3, "warmup": 10, "steps": 110}
+    assert lr_at(0, cfg) == 1e-4 and lr_at(9, cfg) == 1e-3
+    assert math.isclose(lr_at(60, cfg), 0.5e-3) and lr_at(110, cfg) == 0.0
+    assert all(lr_at(s, cfg) >= lr_at(s + 1, cfg) for s in range(10, 110))
+
+
+def test_bad_settings_are_one_line_errors(tiny_data, tmp_path):
+    for flags, needle in ((["--clip", "tiny"], "trains its own CLIP"), (["--batch", "1"], "--batch must be >= 2"),
+                          (["--set", "model.depth=3"], "no config entry 'model.depth'")):
+        code, err = train("clip", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", *flags)
+        assert code == 1 and needle in err and "Traceback" not in err, (flags, err)
+        assert not (tmp_path / "bad").exists()
