@@ -240,6 +240,7 @@ class MappingNetwork(torch.nn.Module):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.c_dim, cfg.w_dim, num_ws
         self.num_layers = cfg.mapping_layers
+        self.w_avg_beta = cfg.w_avg_beta
         self.embed = FullyConnectedLayer(cfg.c_dim, cfg.w_dim) if cfg.c_dim > 0 else None
         features = [cfg.z_dim + (cfg.w_dim if cfg.c_dim > 0 else 0)] + [cfg.w_dim] * cfg.mapping_layers
         for idx in range(cfg.mapping_layers):
@@ -249,7 +250,7 @@ class MappingNetwork(torch.nn.Module):
         self.register_buffer("w_avg", torch.zeros([cfg.w_dim]))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
         assert z.ndim == 2 and z.shape[1] == self.z_dim, f"z must be [B, {self.z_dim}], got {list(z.shape)}"
         x = z.to(torch.float32)
         x = x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()  # [B, z_dim]
@@ -261,6 +262,8 @@ class MappingNetwork(torch.nn.Module):
             x = torch.cat([x, y], dim=1)  # [B, z_dim + w_dim]
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
+        if update_emas:  # training: track the average w used for truncation
+            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [B, num_ws, w_dim]
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else int(truncation_cutoff)
@@ -338,6 +341,7 @@ class SynthesisLayer(torch.nn.Module):
         self.in_size, self.out_size = spec.in_size, spec.out_size
         self.conv_kernel = 1 if spec.is_torgb else cfg.conv_kernel
         self.conv_clamp = cfg.conv_clamp
+        self.magnitude_ema_beta = cfg.magnitude_ema_beta
         tmp_sampling_rate = max(spec.in_sampling_rate, spec.out_sampling_rate) * (1 if spec.is_torgb else cfg.lrelu_upsampling)
 
         self.affine = FullyConnectedLayer(cfg.w_dim, spec.in_channels, bias_init=1)
@@ -367,7 +371,7 @@ class SynthesisLayer(torch.nn.Module):
         pad_hi = pad_total - pad_lo
         self.padding = [pad_lo, pad_hi, pad_lo, pad_hi]
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
         batch = x.shape[0]
         assert x.shape[1:] == (self.in_channels, self.in_size, self.in_size), f"{self.spec.name}: x {list(x.shape)}"
         assert w.shape == (batch, self.affine.in_features), f"{self.spec.name}: w {list(w.shape)}"
@@ -379,6 +383,9 @@ class SynthesisLayer(torch.nn.Module):
             # Pre-normalisation as in NVlabs; the style norm is over the whole batch (their quirk, kept for parity).
             weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
             styles = styles * styles.square().mean().rsqrt()
+        if update_emas:  # training: track the input magnitude that normalises this layer
+            magnitude = x.detach().to(torch.float32).square().mean()
+            self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
         input_gain = self.magnitude_ema.rsqrt()
 
         x = x * (styles * input_gain).reshape(batch, -1, 1, 1)  # [B, I, H, W]
@@ -419,7 +426,7 @@ class SynthesisNetwork(torch.nn.Module):
             self.layer_names.append(spec.name)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise: Any = None,
-                transform: torch.Tensor | None = None, **_ignored: Any) -> torch.Tensor:
+                transform: torch.Tensor | None = None, update_emas: bool = False, **_ignored: Any) -> torch.Tensor:
         # noise_mode / noise exist for interface parity with StyleGAN2; StyleGAN3 has no noise inputs.
         # transform: optional user inverse transform [3, 3] / [B, 3, 3] as a graph input (engines can
         # then rotate / pan live); None uses the `input.transform` buffer.
@@ -429,7 +436,7 @@ class SynthesisNetwork(torch.nn.Module):
         per_layer = ws.to(torch.float32).unbind(dim=1)  # num_ws x [B, w_dim]
         x = self.input(per_layer[0], transform)
         for name, w in zip(self.layer_names, per_layer[1:]):
-            x = getattr(self, name)(x, w)
+            x = getattr(self, name)(x, w, update_emas=update_emas)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x  # [B, img_channels, R, R]
@@ -451,9 +458,9 @@ class Generator(torch.nn.Module):
         self.mapping = MappingNetwork(config, self.num_ws)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+                truncation_cutoff: int | None = None, noise_mode: str = "const", update_emas: bool = False) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, update_emas=update_emas)
+        return self.synthesis(ws, noise_mode=noise_mode, update_emas=update_emas)
 
     @torch.no_grad()
     def set_input_transform(self, rotate_deg: float = 0.0, translate: tuple[float, float] = (0.0, 0.0)) -> None:

@@ -318,6 +318,22 @@ def test_truncation_and_conditioning():
         G.mapping(z)
 
 
+def test_update_emas_tracks_w_avg_and_input_magnitudes():
+    torch.manual_seed(0)
+    G = Generator(tiny_config(w_avg_beta=0.5, magnitude_ema_beta=0.5))
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        x = G.mapping(z)[:, 0]
+        first = G.synthesis.input(x)
+        G(z)  # no update by default
+        assert torch.equal(G.mapping.w_avg, torch.zeros(8))
+        assert all(getattr(G.synthesis, n).magnitude_ema.item() == 1.0 for n in G.synthesis.layer_names)
+        G(z, update_emas=True)
+    assert torch.allclose(G.mapping.w_avg, 0.5 * x.mean(0), atol=1e-6)
+    layer0 = getattr(G.synthesis, G.synthesis.layer_names[0])
+    assert torch.allclose(layer0.magnitude_ema, 0.5 + 0.5 * first.square().mean(), atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["t", "r"])
 def test_synthesis_exports_and_runs_in_onnxruntime(kind, tmp_path):
     overrides = {} if kind == "t" else {"conv_kernel": 1, "use_radial_filters": True, "channel_base": 512, "channel_max": 32}
