@@ -296,7 +296,7 @@ def test_shape_contract(overrides):
         img = G.synthesis(ws)  # const noise by default
         assert torch.equal(G.synthesis(ws, noise_mode="random"), img)  # SG3 has no noise
         assert torch.equal(G(z, truncation_psi=0.5), img)
-    assert img.shape == (3, 3, 16, 16) and torch.isfinite(img).all()
+    assert img.shape == (3, 3, 16, 16) and torch.isfinite(img).all() and img.is_contiguous()
     with pytest.raises(AssertionError, match="ws must be"):
         G.synthesis(ws[:, :-1])
 
