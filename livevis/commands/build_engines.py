@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from livevis.errors import LivevisError
 
@@ -38,7 +37,7 @@ def _device(choice: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from livevis.engines.report import build_bundle_engines, format_row, format_timings
+    from livevis.engines.report import build_bundle_engines
     from livevis.models.bundle import bundle_sha256, load_bundle
     from livevis.models.resolve import resolve_model
 
@@ -55,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(line, flush=True)
 
-    rows = build_bundle_engines(bundle, backend=args.backend, precision=args.precision,
-                                weights_key=bundle_sha256(path), device=device, progress=progress)
-    for row in rows:
-        print(format_row(row), flush=True)
-        if row.engine.timings_ms:
-            print(f"  {row.name} candidates (median ms, speed-up vs eager): {format_timings(row.engine.timings_ms)}")
-    sys.stdout.flush()
+    # each module's row is printed as soon as it is built and measured
+    build_bundle_engines(bundle, backend=args.backend, precision=args.precision, weights_key=bundle_sha256(path),
+                         device=device, progress=progress)
     return 0
