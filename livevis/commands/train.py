@@ -114,6 +114,19 @@ def _check_data(data: Path) -> None:
     ClipDataset(data, "train")  # raises a one-line LivevisError for a missing index or no clips
 
 
+def _print_throughput(run_, stage: str) -> None:
+    """Steps and clips per second over the logged steps after the first (which includes warm-up)."""
+    rows = run_.read_metrics()
+    if len(rows) < 3:
+        return
+    seconds = rows[-1]["seconds"] - rows[0]["seconds"]
+    steps = len(rows) - 1
+    if seconds > 0:
+        batch = run_.config.get("batch", 0)
+        print(f"livevis train {stage}: {steps / seconds:.3g} steps/s, {batch * steps / seconds:.3g} clips/s "
+              f"(batch {batch}, {steps} steps after the first)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from livevis.training import distributed
     from livevis.training.run import Run
@@ -128,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         distributed.barrier()  # other ranks must not look into RUN before the main rank created it
         product = module.train(args, run_, dist)
         if dist.is_main:
+            _print_throughput(run_, args.stage)
             print(f"livevis train {args.stage}: done, run in {run_.dir}" + (f", result {product}" if product else ""),
                   file=sys.stderr)
     finally:
