@@ -9,9 +9,8 @@ MAPPED = {"livevis": "livevis", "livevis.training": "training", "livevis.engines
 
 
 def _packages(prefix: str, where: str) -> list[str]:
+    # Data folders (livevis/data, models/configs) are listed too: setuptools ships package data per package.
     found = find_namespace_packages(where, exclude=["*__pycache__*", "*.egg-info*"])
-    if prefix == "livevis":  # livevis/data (the shipped bundle) and model configs are package data, not code
-        found = [name for name in found if not name.startswith(("data", "models.configs"))]
     return [prefix] + [f"{prefix}.{name}" for name in found]
 
 

@@ -32,28 +32,6 @@ class LiveModules:
     backends: dict[str, str] = field(default_factory=dict)
 
 
-class _RecurrentStep(torch.nn.Module):
-    """RecurrentBlocks.step as a module's forward, so engines can export it."""
-
-    def __init__(self, recurrent: torch.nn.Module):
-        super().__init__()
-        self.recurrent = recurrent
-
-    def forward(self, ws, hidden, offset):
-        return self.recurrent.step(ws, hidden, offset)
-
-
-class _Synthesis(torch.nn.Module):
-    """Synthesis with const noise as a one-input forward (what engines compile)."""
-
-    def __init__(self, generator: torch.nn.Module):
-        super().__init__()
-        self.synthesis = generator.synthesis
-
-    def forward(self, ws):
-        return self.synthesis(ws, noise_mode="const")
-
-
 def resolve_device(name: str | None) -> torch.device:
     """'auto' / None -> cuda if available else cpu; an unavailable device is a user error."""
     if name in (None, "auto"):
@@ -88,41 +66,34 @@ def build_live_modules(bundle, *, backend: str = "eager", device: torch.device |
                           fmin=audio.fmin, fmax=audio.fmax, device=str(device))
     num_ws, w_dim = int(gen.num_ws), int(gen.w_dim)
     hidden = recurrent.init_hidden(1).to(device)
-    step = _RecurrentStep(recurrent).eval()
-    synth = _Synthesis(gen).eval()
 
-    with torch.inference_mode():
-        mel_example = mel(torch.zeros(mel.window_samples, device=device))
-    examples = {
-        "encoder": (encoder, (mel_example.clone(),)),
-        "recurrent": (step, (torch.zeros(1, num_ws, w_dim, device=device), hidden.clone(),
-                             torch.zeros(1, num_ws, w_dim, device=device))),
-        "synthesis": (synth, (gen.mapping(torch.zeros(1, gen.z_dim, device=device)).detach(),)),
-    }
+    # The same modules, example inputs and cache keys as `livevis build-engines`, so engines built
+    # ahead of a show are the ones the show loads.
+    from livevis.engines.live import live_modules
+
+    parts = {p.name: p for p in live_modules(bundle, device)}
     callables: dict[str, Callable] = {}
     chosen: dict[str, str] = {}
     if backend == "eager":
-        for stage, (module, _) in examples.items():
-            callables[stage], chosen[stage] = module, "eager"
+        for name, part in parts.items():
+            callables[name], chosen[name] = part.module, "eager"
     else:
-        from livevis import engines
+        from livevis.engines.report import build_module
         from livevis.models.bundle import bundle_sha256
 
         weights_key = bundle_sha256(bundle.path) if getattr(bundle, "path", None) else None
-        for stage, (module, inputs) in examples.items():
+        for name, part in parts.items():
             if progress:
-                progress(f"building {stage} ({backend})")
-            key = None if weights_key is None else f"{weights_key}:{stage}"
-            if backend == "auto":
-                engine = engines.select_backend(module, inputs, name=stage, cache_key=key)
-            else:
-                engine = engines.build(module, inputs, backend=backend, precision=precision, name=stage, cache_key=key)
-            callables[stage], chosen[stage] = engine, engine.backend
+                progress(f"preparing {name} ({backend}; built once, then cached)")
+            key = None if weights_key is None else f"{weights_key}:{name}"
+            engine = build_module(part.module, part.inputs, backend=backend, precision=precision, name=name,
+                                  cache_key=key, progress=progress)
+            callables[name], chosen[name] = engine, engine.backend
 
     sample_rate = int(audio.sample_rate)
     return LiveModules(
         mel=mel,
-        encoder=callables["encoder"],
+        encoder=callables["sound_encoder"],
         recurrent_step=callables["recurrent"],
         synthesis=callables["synthesis"],
         mapping=gen.mapping,
