@@ -366,3 +366,28 @@ def test_golden_parity_on_cuda():
     with torch.no_grad():
         img = G.synthesis(t["ws"].cuda()).cpu()
     assert (img - t["img"]).abs().max().item() <= 1e-3
+
+
+@pytest.mark.slow
+def test_bench_synthesis_256_live(benchmark):
+    """CPU latency of one eager synthesis of the paper-sized preset, with its GFLOP per frame.
+
+    OMP_NUM_THREADS=2 .venv/bin/python -m pytest tests/models/test_stylegan3.py -k bench -q \\
+        --benchmark-columns=median,iqr,min,rounds
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    arch, config = factory.load_preset("stylegan3-t-256-live")
+    with torch.device("meta"), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        factory.build(arch, config).synthesis(torch.zeros(1, 16, 512))
+    gflop = counter.get_total_flops() / 1e9
+    assert 150 < gflop < 300, gflop  # ~219: convolutions at up to 552^2 (2x the 276^2 margins)
+
+    torch.manual_seed(0)
+    G = factory.build(arch, config).eval()
+    ws = G.mapping(torch.randn(1, 512)).detach()
+    with torch.inference_mode():
+        img = benchmark.pedantic(G.synthesis, args=(ws,), rounds=3, warmup_rounds=1)
+    assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(gflop_per_frame=round(gflop, 1), achieved_gflops=round(gflop / median, 1))
