@@ -227,7 +227,7 @@ def write_bundle(run, G_ema, D, classes: list[str]) -> Path:
     provenance = {"stand_in": False, "inputs": {"data": common.dataset_sha256(cfg["data"])},
                   "recipe": f"livevis train generator (preset {cfg['preset']}, {cfg['steps']} steps, batch {cfg['batch']})",
                   "command": " ".join(["livevis", *sys.argv[1:]]), "run": str(run.dir)}
-    bundle = Bundle.new(G_ema.eval(), name=f"{Path(run.dir).name}-generator",
+    bundle = Bundle.new(G_ema.eval(), name=Path(run.dir).name,
                         description=f"StyleGAN2 ({G_ema.img_resolution} px) trained by livevis on {Path(cfg['data']).name}",
                         image_discriminator=D.eval(), classes=common.class_prompts(classes), provenance=provenance)
     path = save_bundle(bundle, run.dir / BUNDLE_NAME)

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Regenerate the embedded default bundle (livevis/data/default) end to end with livevis's own
+# commands and fixed seeds:
+#
+#   prepare --synthetic -> train generator -> train clip -> train audio --clip -> train video
+#   --generator --clip --init -> eval -> fp16 copy into the package
+#
+# Every stage resumes: re-running continues an interrupted stage from its last checkpoint and skips
+# finished ones, so the recipe can be spread over several sessions (GPU or background CPU).
+#
+# Knobs (environment variables; empty = the stage preset's value):
+#   WORK=build/default-bundle   where the dataset and runs go
+#   OUT=livevis/data/default    where the fp16 bundle is written (replaced whole)
+#   PRESET=default              stage presets (tiny: seconds on CPU, for smoke runs)
+#   SEED=0                      dataset and run seed
+#   CLIPS=900 SIZE=256 FPS=10 CLIP_SECONDS=2 WORKERS=2     the synthetic set
+#   GEN_STEPS CLIP_STEPS AUDIO_STEPS VIDEO_STEPS             optimisation steps per stage
+#   GEN_BATCH CLIP_BATCH AUDIO_BATCH VIDEO_BATCH             global batch per stage
+#   GEN_SET CLIP_SET AUDIO_SET VIDEO_SET                     extra `--set K=V ...` per stage
+#   DEVICE=                     cpu | cuda (default: cuda when available)
+#   EVAL_CLIPS=                 held-out clips measured by `livevis eval` (default: all)
+#   LIVEVIS=livevis             the livevis command (e.g. ".venv/bin/livevis")
+#
+# Smoke run (a minute on CPU):
+#   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
+#   GEN_STEPS=4 CLIP_STEPS=4 AUDIO_STEPS=2 VIDEO_STEPS=2 EVAL_CLIPS=3 scripts/make_default_bundle.sh
+set -euo pipefail
+
+WORK=${WORK:-build/default-bundle}
+OUT=${OUT:-livevis/data/default}
+PRESET=${PRESET:-default}
+SEED=${SEED:-0}
+CLIPS=${CLIPS:-900}
+SIZE=${SIZE:-256}
+FPS=${FPS:-10}
+CLIP_SECONDS=${CLIP_SECONDS:-2}
+WORKERS=${WORKERS:-2}
+LIVEVIS=${LIVEVIS:-livevis}
+read -r -a LV <<< "$LIVEVIS"
+
+DATA="$WORK/data"
+GEN_RUN="$WORK/generator"
+CLIP_RUN="$WORK/clip"
+AUDIO_RUN="$WORK/audio"
+VIDEO_RUN="$WORK/video"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# common_flags STEPS BATCH SETS -> the flags every stage takes (into the array FLAGS)
+common_flags() {
+    FLAGS=(--preset "$PRESET" --seed "$SEED")
+    [[ -n "$1" ]] && FLAGS+=(--steps "$1")
+    [[ -n "$2" ]] && FLAGS+=(--batch "$2")
+    [[ -n "${DEVICE:-}" ]] && FLAGS+=(--device "$DEVICE")
+    local item
+    for item in $3; do FLAGS+=(--set "$item"); done
+    return 0
+}
+
+# stage NAME RUN PRODUCT STEPS BATCH SETS [stage flags...]: train unless PRODUCT exists; resume a started run.
+stage() {
+    local name=$1 run=$2 product=$3 steps=$4 batch=$5 sets=$6
+    shift 6
+    if [[ -e "$product" ]]; then
+        say "$name: done already ($product)"
+        return
+    fi
+    common_flags "$steps" "$batch" "$sets"
+    local resume=()
+    [[ -f "$run/config.json" ]] && resume=(--resume)
+    say "$name -> $run ${resume[*]}"
+    local t0=$SECONDS
+    "${LV[@]}" train "$name" --data "$DATA" --out "$run" "${FLAGS[@]}" "${resume[@]}" "$@"
+    echo "$name: $((SECONDS - t0)) s" >> "$WORK/times.txt"
+}
+
+mkdir -p "$WORK"
+say "dataset: $CLIPS synthetic clips, ${SIZE} px, $FPS fps, ${CLIP_SECONDS} s, seed $SEED"
+"${LV[@]}" prepare --synthetic "$CLIPS" --out "$DATA" --seed "$SEED" --size "$SIZE" --fps "$FPS" \
+    --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
+
+stage generator "$GEN_RUN" "$GEN_RUN/generator.bundle" "${GEN_STEPS:-}" "${GEN_BATCH:-}" "${GEN_SET:-}"
+stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
+stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-}" \
+    --clip "$CLIP_RUN" --generator "$GEN_RUN/generator.bundle"
+stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-}" \
+    --generator "$GEN_RUN/generator.bundle" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
+
+say "eval"
+EVAL_FLAGS=(--model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED")
+[[ -n "${EVAL_CLIPS:-}" ]] && EVAL_FLAGS+=(--clips "$EVAL_CLIPS")
+"${LV[@]}" eval "${EVAL_FLAGS[@]}" --json > "$WORK/eval.json.tmp"
+mv "$WORK/eval.json.tmp" "$WORK/eval.json"
+cat "$WORK/eval.json"
+
+say "fp16 bundle -> $OUT"
+PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
+[[ -x "$PYTHON" ]] || PYTHON=python3
+"$PYTHON" - "$VIDEO_RUN/bundle" "$OUT" "$WORK/eval.json" "$WORK/times.txt" <<'EOF'
+"""Copy the trained bundle into the package: fp16 weights, no discriminators (not needed to play),
+the eval figures and stage times in its provenance."""
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from livevis.models.bundle import load_bundle, save_bundle
+
+src, out, eval_path, times_path = sys.argv[1:5]
+bundle = load_bundle(src)
+bundle.image_discriminator = bundle.video_discriminator = None
+prov = bundle.config["provenance"]
+prov.update(stand_in=False, recipe="scripts/make_default_bundle.sh", eval=json.loads(Path(eval_path).read_text()))
+times = Path(times_path)
+if times.is_file():
+    prov["stage_seconds"] = {k.strip(): int(v.split()[0]) for k, v in (ln.split(":") for ln in times.read_text().splitlines() if ":" in ln)}
+prov.pop("created", None)
+bundle.config["name"] = "default"
+bundle.config["description"] = ("trained by livevis on its synthetic landscape set "
+                                "(scripts/make_default_bundle.sh): picture follows what the sound is and when it happens")
+save_bundle(bundle, out, weights_dtype=torch.float16)
+size = sum(p.stat().st_size for p in Path(out).iterdir())
+print(f"wrote {out} ({size / 1e6:.1f} MB)")
+EOF
