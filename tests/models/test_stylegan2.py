@@ -260,6 +260,29 @@ def test_synthesis_exports_without_graph_breaks():
     assert not any("rand" in t for t in targets), "const noise must not draw random numbers"
 
 
+class _WithNoise(torch.nn.Module):
+    """synthesis(ws, noise=[...]) with the noise tensors as graph inputs."""
+
+    def __init__(self, synthesis):
+        super().__init__()
+        self.synthesis = synthesis
+
+    def forward(self, ws, *noise):
+        return self.synthesis(ws, noise=list(noise))
+
+
+def test_synthesis_exports_with_explicit_noise_inputs():
+    G = tiny()
+    ws = G.mapping(torch.randn(1, 16)).detach()
+    noise = tuple(torch.randn(s) for s in G.synthesis.noise_shapes())
+    program = assert_exports(_WithNoise(G.synthesis), (ws, *noise))
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name.startswith("noise")]
+    assert len(inputs) == len(noise)
+    other = tuple(torch.randn(s) for s in G.synthesis.noise_shapes())
+    with torch.no_grad():
+        assert torch.allclose(program.module()(ws, *other), G.synthesis(ws, noise=list(other)), atol=1e-5)
+
+
 def test_synthesis_onnx_opset17_matches_eager(tmp_path):
     onnx = pytest.importorskip("onnx")
     G = tiny()
