@@ -129,8 +129,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             fn = _numpy_globals().get((module, name))
             if fn is not None:
                 return fn
-        if module == "torch" and (name.endswith("Storage") or isinstance(getattr(torch, name, None), torch.dtype)):
-            return getattr(torch, name)  # storage classes and dtypes: plain data types
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)  # dtype constants (torch.float32, ...)
         raise LivevisError(f"refused to load pickle: global {module}.{name} is not on the allow-list")
 
     def persistent_load(self, pid: Any) -> Any:
@@ -147,7 +147,7 @@ def read_network_pickle(path: str | Path) -> dict[str, Any]:
         raise
     except FileNotFoundError:
         raise LivevisError(f"no such file: {path}") from None
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # whatever a damaged or hostile file makes the unpickler raise is the file's fault
         raise LivevisError(f"cannot read network pickle {path}: {type(exc).__name__}: {exc}") from None
     if not isinstance(data, dict):
         raise LivevisError(f"{path} is not an NVlabs network pickle (top level is {type(data).__name__}, expected a dict)")

@@ -127,6 +127,11 @@ def test_other_globals_refused():
     data = pickle.dumps({"x": io.BytesIO})
     with pytest.raises(LivevisError, match="_io.BytesIO"):
         RestrictedUnpickler(io.BytesIO(data)).load()
+    for module, name in [("torch", "FloatStorage"), ("builtins", "eval"), ("torch", "load"), ("numpy", "load")]:
+        data = b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"q\x00."  # a bare GLOBAL opcode
+        with pytest.raises(LivevisError, match=f"{module}.{name} is not on the allow-list"):
+            RestrictedUnpickler(io.BytesIO(data)).load()
+    assert RestrictedUnpickler(io.BytesIO(b"\x80\x02ctorch\nfloat32\nq\x00.")).load() is torch.float32
 
 
 def test_missing_unexpected_and_misshaped_tensors_are_named(tmp_path):
