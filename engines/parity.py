@@ -41,35 +41,42 @@ def parity_inputs(example_inputs: Sequence[torch.Tensor]) -> list[tuple[torch.Te
     return [tuple(example_inputs), tuple(drawn)]
 
 
-def max_abs_diff(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor]) -> tuple[float, float]:
-    """(max |got - want| over all outputs, max |want|). Non-finite outputs count as an infinite diff."""
+def max_abs_diff(got: Sequence[torch.Tensor], want: Sequence[torch.Tensor]) -> list[tuple[float, float]]:
+    """Per output: (max |got - want|, max |want|). Non-finite or mis-shaped outputs count as infinite."""
     if len(got) != len(want):
-        return float("inf"), 1.0
-    diff, scale = 0.0, 0.0
+        return [(float("inf"), 1.0)]
+    out = []
     for g, w in zip(got, want):
         if g.shape != w.shape:
-            return float("inf"), 1.0
+            out.append((float("inf"), 1.0))
+            continue
         g, w = g.detach().float(), w.detach().float()
         if not torch.isfinite(g).all():
-            return float("inf"), 1.0
-        diff = max(diff, (g - w).abs().max().item() if g.numel() else 0.0)
-        scale = max(scale, w.abs().max().item() if w.numel() else 0.0)
-    return diff, scale
+            out.append((float("inf"), 1.0))
+            continue
+        diff = (g - w).abs().max().item() if g.numel() else 0.0
+        out.append((diff, w.abs().max().item() if w.numel() else 0.0))
+    return out
 
 
 def check_parity(runner: Callable, eager: Callable, example_inputs: Sequence[torch.Tensor], *,
                  precision: str, backend: str, name: str) -> float:
-    """Max abs diff of `runner` vs `eager` over the parity inputs; raises ParityError beyond tolerance."""
-    worst, worst_scale = 0.0, 1.0
+    """Max abs diff of `runner` vs `eager` over the parity inputs and outputs; raises ParityError when any
+    output is beyond tolerance (each output's bound scales with its own magnitude)."""
+    worst_diff, worst_ratio, worst_bound, worst_out, n_out = 0.0, 0.0, TOLERANCE[precision], 0, 1
     with torch.no_grad():
         for inputs in parity_inputs(example_inputs):
             want = as_flat(eager(*inputs))
             got = as_flat(runner(*inputs))
-            diff, scale = max_abs_diff(got, want)
-            if diff / max(1.0, scale) >= worst / max(1.0, worst_scale):
-                worst, worst_scale = diff, scale
-    bound = TOLERANCE[precision] * max(1.0, worst_scale)
-    if not worst <= bound:  # also catches NaN
-        raise ParityError(f"{backend} refused for {name}: max|diff| vs eager {worst:.3g} exceeds the "
-                          f"{precision} bound {bound:.3g}")
-    return worst
+            n_out = len(want)
+            for i, (diff, scale) in enumerate(max_abs_diff(got, want)):
+                bound = TOLERANCE[precision] * max(1.0, scale)
+                ratio = diff / bound if diff == diff else float("inf")  # NaN diff -> refused
+                worst_diff = max(worst_diff, diff) if diff == diff else float("inf")
+                if ratio >= worst_ratio:
+                    worst_ratio, worst_bound, worst_out = ratio, bound, i
+    if not worst_ratio <= 1.0:
+        where = f" (output {worst_out} of {n_out})" if n_out > 1 else ""
+        raise ParityError(f"{backend} refused for {name}: max|diff| vs eager {worst_diff:.3g}{where} exceeds the "
+                          f"{precision} bound {worst_bound:.3g}")
+    return worst_diff

@@ -41,10 +41,18 @@ def test_bound_scales_with_output_magnitude():
                      backend="x", name="m")
 
 
+def test_each_output_is_bounded_by_its_own_magnitude():
+    # a large second output must not loosen the bound on a small first one (unit-norm embedding + offsets)
+    eager = lambda x: (x * 0.1, x * 100.0)  # noqa: E731
+    with pytest.raises(ParityError, match="output 0"):
+        check_parity(lambda x: (x * 0.1 + 0.05, x * 100.0), eager, (torch.randn(4, 8),), precision="fp32",
+                     backend="x", name="m")
+
+
 def test_nan_and_shape_mismatch_are_infinite():
-    assert max_abs_diff([torch.tensor([float("nan")])], [torch.tensor([0.0])])[0] == float("inf")
-    assert max_abs_diff([torch.zeros(2)], [torch.zeros(3)])[0] == float("inf")
-    assert max_abs_diff([torch.zeros(2)], [torch.zeros(2), torch.zeros(2)])[0] == float("inf")
+    assert max_abs_diff([torch.tensor([float("nan")])], [torch.tensor([0.0])])[0][0] == float("inf")
+    assert max_abs_diff([torch.zeros(2)], [torch.zeros(3)])[0][0] == float("inf")
+    assert max_abs_diff([torch.zeros(2)], [torch.zeros(2), torch.zeros(2)])[0][0] == float("inf")
     with pytest.raises(ParityError):
         check_parity(lambda x: x * float("nan"), lambda x: x, (torch.ones(3),), precision="bf16", backend="x", name="m")
 
