@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from livevis.engines.build import available_backends, build, inputs_device
-from livevis.engines.cache import choice_file, engine_key, read_choice, write_choice
+from livevis.engines.cache import choice_file, engine_key, library_versions, read_choice, write_choice
 from livevis.engines.engine import Engine
 from livevis.engines.timing import measure_ms
 from livevis.errors import LivevisError
@@ -36,7 +36,8 @@ def select_backend(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], 
     choice_path = key = None
     if cache_key is not None:
         key, _ = engine_key(cache_key=cache_key, name=name, backend="auto:" + ",".join(candidates),
-                            precision=precision, inputs=example_inputs, device=device)
+                            precision=precision, inputs=example_inputs, device=device,
+                            extra={"candidate_versions": {b: library_versions(b) for b in candidates}})
         choice_path = choice_file(name, key)
         remembered = read_choice(choice_path, key)
         if remembered is not None and remembered["backend"] in candidates:
