@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from livevis.commands.run import BACKENDS, add_model_arguments, load_model
+from livevis.commands.run import BACKENDS, add_interop_argument, add_model_arguments, load_model
 from livevis.errors import LivevisError
 
 HELP = "measure the live path per stage: fps, latency"
@@ -23,7 +23,7 @@ STAGES = ("mel", "encoder", "recurrent", "synthesis", "convert", "upload", "draw
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.set_defaults(backend="eager")
+    add_interop_argument(parser)
     parser.add_argument("--backends", default=None, metavar="A,B,..",
                         help=f"several backends side by side in one run (of {', '.join(BACKENDS)}); overrides --backend")
     parser.add_argument("--frames", type=int, default=150, metavar="N", help="frames measured per backend (default 150)")
@@ -40,14 +40,15 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
-def bench_backend(bundle, device, backend: str, *, frames: int, warmup: int, size: int | None, input_spec: str) -> dict:
+def bench_backend(bundle, device, backend: str, *, frames: int, warmup: int, size: int | None, input_spec: str,
+                  interop: str = "auto") -> dict:
     import torch
 
     from livevis.audio import open_source
     from livevis.pipeline.initial import latent_from_seed
     from livevis.pipeline.latent import LatentDriver, source_window_reader
     from livevis.pipeline.live import timed
-    from livevis.pipeline.modules import RGBAConverter, build_live_modules
+    from livevis.pipeline.modules import RGBAConverter, build_live_modules, use_interop
     from livevis.pipeline.reactive import AudioReactivity
     from livevis.pipeline.stats import StageStats
     from livevis.render.frame import Frame
@@ -64,7 +65,8 @@ def bench_backend(bundle, device, backend: str, *, frames: int, warmup: int, siz
                           hidden_init=modules.hidden_init, window_samples=modules.window_samples,
                           step_samples=modules.step_samples, device=device, max_catchup=1)
     synthesis = timed(stats, "synthesis", modules.synthesis)
-    to_rgba = RGBAConverter(res)
+    on_device = use_interop(interop, device)
+    to_rgba = RGBAConverter(res, device=device, on_device=on_device)
     react = AudioReactivity()
     latencies: list[float] = []
     frame_ms: list[float] = []
@@ -114,6 +116,7 @@ def bench_backend(bundle, device, backend: str, *, frames: int, warmup: int, siz
         "backends": modules.backends,
         "device": _device_name(device),
         "size": res,
+        "interop": on_device,
         "fps": frames / elapsed,
         "frames": frames,
         "frame_ms": _summary(frame_ms),
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for backend in backends:
         r = bench_backend(bundle, device, backend, frames=args.frames, warmup=args.warmup, size=args.size,
-                          input_spec=args.input)
+                          input_spec=args.input, interop=args.interop)
         results.append(r)
         if args.json:
             print(json.dumps(r), flush=True)

@@ -22,12 +22,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch device for the models: auto (cuda if available), cpu, cuda, cuda:N")
 
 
+
+def add_interop_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interop", default="auto", choices=("auto", "on", "off"),
+                        help="CUDA-GL interop: frames go from the GPU to the GL texture without a host copy "
+                             "(auto: when the models run on CUDA and cuda-python is installed)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", default="mic", metavar="mic|PATH|synth:KIND",
                         help="audio input: the microphone, an audio/video file, or a test signal "
                              "(synth:sine, sweep, noise, clicks, silence; e.g. synth:clicks@120)")
     parser.add_argument("--device", default=None, metavar="D", help="input device index or name substring (see `livevis devices`)")
     add_model_arguments(parser)
+    add_interop_argument(parser)
     parser.add_argument("--size", type=int, default=512, metavar="N", help="window (or headless output) edge in pixels (default 512)")
     parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="render and recording rate (default 30)")
     parser.add_argument("--seconds", type=float, default=None, metavar="S", help="stop after S seconds (default: until q/Esc or the file ends)")
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from livevis.audio import open_source
     from livevis.pipeline.initial import latent_from_prompt
-    from livevis.pipeline.modules import build_live_modules
+    from livevis.pipeline.modules import build_live_modules, use_interop
     from livevis.pipeline.show import LiveShow, ShowOptions
     from livevis.util.malloc import tune_glibc_malloc
 
@@ -94,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
                                      seed=args.seed, device=device)
     options = ShowOptions(size=args.size, fps=args.fps, seconds=args.seconds, headless=args.headless,
                           record=args.record, seed=args.seed, fullscreen=args.fullscreen, monitor=args.monitor,
-                          vsync=not args.no_vsync, anchor_leak=args.anchor_leak)
+                          vsync=not args.no_vsync, anchor_leak=args.anchor_leak,
+                          interop=use_interop(args.interop, device))
     if args.input == "mic" and not args.headless:
         print("livevis: keys: q/Esc quit, f fullscreen, space new seed, s stats, e effect", file=sys.stderr)
     show = LiveShow(modules, source, options, initial_ws=initial)

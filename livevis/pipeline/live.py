@@ -40,7 +40,7 @@ class InferenceWorker(threading.Thread):
 
     def __init__(self, modules: LiveModules, source, mailbox, *, fps: float, seed: int = 0,
                  initial_ws: torch.Tensor | None = None, truncation_psi: float = 0.7,
-                 anchor_leak: float = 0.02, stats: StageStats | None = None):
+                 anchor_leak: float = 0.02, stats: StageStats | None = None, interop: bool = False):
         super().__init__(name="livevis-inference", daemon=True)
         assert fps > 0
         self.modules = modules
@@ -57,7 +57,7 @@ class InferenceWorker(threading.Thread):
         self._initial_ws = initial_ws
         self._halt = threading.Event()
         self._seq = 0
-        self._rgba = RGBAConverter(modules.resolution)
+        self._rgba = RGBAConverter(modules.resolution, device=modules.device, on_device=interop)
         s = self.stats
         self.driver = LatentDriver(
             mel=timed(s, "mel", modules.mel),

@@ -111,22 +111,50 @@ def build_live_modules(bundle, *, backend: str = "eager", device: torch.device |
 
 
 class RGBAConverter:
-    """img [1, 3, H, W] in [-1, 1] -> RGBA8 [H, W, 4] into a reused buffer (no per-frame numpy allocation).
+    """img [1, 3, H, W] in [-1, 1] -> RGBA8 [H, W, 4] in a reused buffer.
 
-    The returned array is reused on the next call; the mailbox hands out copies, so the producer
-    keeps a small pool (see `pool`).
+    On the CPU path the buffers are numpy arrays (uploaded through a PBO). With `on_device` they are
+    uint8 CUDA tensors that the renderer copies into the GL texture through CUDA-GL interop, device to
+    device, with no host round trip. The producer cycles through `pool` buffers: the render thread
+    uploads a frame within milliseconds of taking it, long before the producer comes back to its buffer.
     """
 
-    def __init__(self, resolution: int, pool: int = 3):
-        self._bufs = [np.full((resolution, resolution, 4), 255, dtype=np.uint8) for _ in range(pool)]
-        self._views = [torch.from_numpy(b) for b in self._bufs]
+    def __init__(self, resolution: int, pool: int = 3, *, device: torch.device | str = "cpu", on_device: bool = False):
+        self.on_device = on_device
+        if on_device:
+            self._bufs = [torch.full((resolution, resolution, 4), 255, dtype=torch.uint8, device=device) for _ in range(pool)]
+            self._views = self._bufs
+        else:
+            self._bufs = [np.full((resolution, resolution, 4), 255, dtype=np.uint8) for _ in range(pool)]
+            self._views = [torch.from_numpy(b) for b in self._bufs]
         self._i = 0
 
     @torch.inference_mode()
-    def __call__(self, img: torch.Tensor) -> np.ndarray:
+    def __call__(self, img: torch.Tensor):
         assert img.ndim == 4 and img.shape[0] == 1 and img.shape[1] == 3, f"img must be [1, 3, H, W], got {tuple(img.shape)}"
         self._i = (self._i + 1) % len(self._bufs)
         view = self._views[self._i]
         x = img[0].float().mul(127.5).add_(128.0).clamp_(0.0, 255.0)  # [3, H, W]
         view[..., :3].copy_(x.permute(1, 2, 0))
+        if self.on_device:
+            # The render thread reads this buffer on its own; finish writing it before handing it over.
+            torch.cuda.current_stream(view.device).synchronize()
         return self._bufs[self._i]
+
+
+def use_interop(choice: str, device: torch.device) -> bool:
+    """--interop auto|on|off -> whether frames stay on the GPU (CUDA-GL) or go through host memory."""
+    if choice == "off":
+        return False
+    if device.type != "cuda":
+        if choice == "on":
+            raise LivevisError("--interop on needs the models on CUDA (--compute cuda)")
+        return False
+    from livevis.render import cuda_gl
+
+    if cuda_gl.available():
+        return True
+    if choice == "on":
+        cuda_gl._runtime()  # raises the one-line reason (cuda-python missing)
+        raise LivevisError("--interop on: no CUDA device visible to cuda-python")
+    return False

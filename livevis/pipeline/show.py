@@ -38,6 +38,7 @@ class ShowOptions:
     truncation_psi: float = 0.7
     anchor_leak: float = 0.02
     stop_at_end: bool = True  # a file input that ends (without --loop) ends the show
+    interop: bool = False  # frames stay on the GPU and reach GL through CUDA-GL interop
 
 
 class _AudioTap(threading.Thread):
@@ -137,7 +138,7 @@ class LiveShow:
             stack.callback(self.source.stop)
             self.worker = InferenceWorker(self.modules, self.source, mailbox, fps=self.opt.fps, seed=self.opt.seed,
                                           initial_ws=self.initial_ws, truncation_psi=self.opt.truncation_psi,
-                                          anchor_leak=self.opt.anchor_leak)
+                                          anchor_leak=self.opt.anchor_leak, interop=self.opt.interop)
             stop = threading.Event()
             self.loop = DisplayLoop(target, renderer, mailbox, fps=None if (not self.opt.headless and self.opt.vsync) else self.opt.fps,
                                     post=self._post, latency_of=self._latency, overlay_lines=self._overlay,
