@@ -84,6 +84,7 @@ def build(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], *, backen
         raise BuildError(f"{backend} engine for {name} failed to run: {first_line(exc)}") from exc
     return Engine(runner=runner, backend=backend, precision=precision, name=name, build_seconds=seconds,
                   from_cache=from_cache, parity=parity, tuple_output=tuple_output, device=str(device),
+                  input_shapes=tuple(tuple(x.shape) for x in example_inputs),
                   artifact=str(entry.folder) if entry is not None and backend != "eager" else None)
 
 

@@ -37,11 +37,16 @@ class Engine:
     parity: float  # max |engine - eager| over the parity inputs
     tuple_output: bool  # eager returned a tuple (else a single tensor)
     device: str = "cpu"
+    input_shapes: tuple[tuple[int, ...], ...] | None = None  # static shapes it was built for
     artifact: str | None = None  # cache entry folder, if any
     timings_ms: dict[str, float] | None = None  # set by select_backend: median ms per candidate measured
     refusals: list[str] = field(default_factory=list)  # backends refused before this one (build_first_passing)
 
     def __call__(self, *inputs: torch.Tensor):
+        if self.input_shapes is not None:  # engines are built for static shapes
+            assert len(inputs) == len(self.input_shapes) and all(
+                tuple(x.shape) == s for x, s in zip(inputs, self.input_shapes)
+            ), f"{self.name}: inputs {[tuple(x.shape) for x in inputs]} != built shapes {list(self.input_shapes)}"
         with torch.no_grad():
             flat = tuple(self.runner(*inputs))
         return flat if self.tuple_output else flat[0]

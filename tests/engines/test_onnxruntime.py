@@ -66,6 +66,8 @@ def test_tuple_outputs_and_wrapped_methods(own_cache):
     y, h1 = e(x, h)
     y_ref, h1_ref = gru.step(x, h)
     assert torch.allclose(y, y_ref, atol=1e-5) and torch.allclose(h1, h1_ref, atol=1e-5)
+    with pytest.raises(AssertionError, match="built shapes"):  # static shapes: a new batch size is a bug
+        e(torch.randn(2, 16), torch.zeros(2, 16))
     assert not own_cache.exists() or not any(own_cache.iterdir())  # cache_key=None: nothing stored
 
 
