@@ -117,6 +117,10 @@ def _check_data(data: Path) -> None:
 def _print_throughput(run_, stage: str) -> None:
     """Steps and clips per second over the logged steps after the first (which includes warm-up)."""
     rows = run_.read_metrics()
+    first = len(rows) - 1
+    while first > 0 and rows[first - 1]["seconds"] <= rows[first]["seconds"]:  # this session's rows only
+        first -= 1
+    rows = rows[first:]
     if len(rows) < 3:
         return
     seconds = rows[-1]["seconds"] - rows[0]["seconds"]
@@ -128,6 +132,12 @@ def _print_throughput(run_, stage: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # Exact --resume on CPU: MKL's strict conditional-numerical-reproducibility mode makes BLAS
+    # reductions independent of buffer alignment (which varies with a process's allocation
+    # history), at a few percent of speed. Read when MKL first runs, so set before any torch work.
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     from livevis.training import distributed
     from livevis.training.run import Run
     from livevis.training.stages import load_stage

@@ -95,11 +95,14 @@ def test_onset_strength_rises_on_a_click():
 @pytest.mark.parametrize("extra, message", [
     ((), "needs --generator"),
     (("--generator", "/nonexistent/g.pkl"), "--generator: no such file"),
+    (("--generator", "BADPKL"), "--generator: cannot read network pickle"),
     (("--generator", "GEN", "--init", "/nonexistent/run"), "no sound_encoder.json"),
     (("--generator", "GEN", "--set", "loss.adversarial=wgan"), "loss.adversarial must be one of"),
 ])
 def test_video_errors_are_one_line(tiny_data, tiny_generator, tmp_path, extra, message):
-    extra = tuple(str(tiny_generator) if x == "GEN" else x for x in extra)
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    extra = tuple({"GEN": str(tiny_generator), "BADPKL": str(tmp_path / "bad.pkl")}.get(x, x) for x in extra)
     code, err = train("video", "--data", tiny_data, "--out", tmp_path / "run", "--preset", "tiny", "--steps", 1, *extra)
     assert code == 1 and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing to clean up before trying again

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import sys
@@ -95,8 +96,7 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
             config["clip"] = f"bundle:{args.init}"
     if not config.get("generator"):
         raise LivevisError("the video stage needs --generator PATH (NVlabs .pkl, rosinality .pt or a livevis bundle)")
-    if not Path(config["generator"]).exists():  # checked before the run folder is made
-        raise LivevisError(f"--generator: no such file or directory: {config['generator']}")
+    load_frozen_generator(str(config["generator"]))  # a bad --generator fails before the run folder is made
     if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
     if config["clip_steps"] < 2:
@@ -117,7 +117,9 @@ def read_init(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
+@functools.lru_cache(maxsize=1)
 def load_frozen_generator(path: str):
+    """The generator at `path`, frozen (cached: configure checks it, train uses the same object)."""
     from livevis.models import load_generator
 
     try:
@@ -187,7 +189,7 @@ def train(args, run, dist) -> Path:
     seed_everything(cfg["seed"])
     fe = AudioFrontend.from_dict(cfg["audio"])
     train_set = ClipDataset(cfg["data"], "train")
-    generator = load_frozen_generator(cfg["generator"]).to(device)
+    generator = load_frozen_generator(str(cfg["generator"])).to(device)
     clip, record, clip_prov = load_clip(cfg["clip"], device)
     encoder, recurrent, d_image, d_video = build_models(cfg, generator, clip.embed_dim, fe, device)
     common.check_frontend(fe, train_set.sample_rate, encoder.config.to_dict())
