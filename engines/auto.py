@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def select_backend(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], *, name: str,
                    cache_key: str | None, candidates: Sequence[str] | None = None, precision: str = "fp32",
-                   on_refusal: Callable[[str], None] | None = None) -> Engine:
+                   on_refusal: Callable[[str], None] | None = None, remeasure: bool = False) -> Engine:
     """The fastest candidate that builds and passes parity, as an Engine with `.timings_ms` set.
 
     candidates: None = every backend available on the inputs' device (tensorrt only with CUDA and
@@ -39,7 +39,7 @@ def select_backend(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], 
                             precision=precision, inputs=example_inputs, device=device,
                             extra={"candidate_versions": {b: library_versions(b) for b in candidates}})
         choice_path = choice_file(name, key)
-        remembered = read_choice(choice_path, key)
+        remembered = None if remeasure else read_choice(choice_path, key)
         if remembered is not None and remembered["backend"] in candidates:
             try:
                 engine = build(module, example_inputs, backend=remembered["backend"], precision=precision,

@@ -28,23 +28,24 @@ class ModuleReport:
 
 
 def build_module(module, inputs, *, backend: str, precision: str, name: str, cache_key: str | None,
-                 progress: Callable[[str], None] | None = None) -> Engine:
+                 progress: Callable[[str], None] | None = None, remeasure: bool = False) -> Engine:
     """`auto` -> select_backend; an explicit backend -> build (its refusal is the user's error to see)."""
     if backend == "auto":
         return select_backend(module, inputs, name=name, cache_key=cache_key, precision=precision,
-                              on_refusal=lambda line: progress and progress(f"  {name}: refused {line}"))
+                              on_refusal=lambda line: progress and progress(f"  {name}: refused {line}"),
+                              remeasure=remeasure)
     return build(module, inputs, backend=backend, precision=precision, name=name, cache_key=cache_key)
 
 
 def build_bundle_engines(bundle, *, backend: str, precision: str, weights_key: str, device: torch.device,
-                         progress: Callable[[str], None] | None = None) -> list[ModuleReport]:
+                         progress: Callable[[str], None] | None = None, remeasure: bool = False) -> list[ModuleReport]:
     """Engine + eager-vs-engine median ms for each live module of `bundle` (cache keyed by weights_key)."""
     reports = []
     for part in live_modules(bundle, device):
         if progress:
             progress(f"  {part.name}: building ({backend}) ...")
         engine = build_module(part.module, part.inputs, backend=backend, precision=precision, name=part.name,
-                              cache_key=f"{weights_key}:{part.name}", progress=progress)
+                              cache_key=f"{weights_key}:{part.name}", progress=progress, remeasure=remeasure)
         times = measure_ms({"eager": part.module, "engine": engine}, part.inputs)
         reports.append(ModuleReport(part.name, engine, times["eager"], times["engine"]))
         if progress:

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None, metavar="N",
                         help="output resolution to build for; StyleGAN synthesis is fixed at the resolution "
                              "it was trained at, so N must equal it (the window scales the image for display)")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="with --backend auto: measure all candidates again instead of reusing the remembered choice")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where the engines run (default: cuda if available, else cpu)")
 
@@ -56,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
 
     # each module's row is printed as soon as it is built and measured
     build_bundle_engines(bundle, backend=args.backend, precision=args.precision, weights_key=bundle_sha256(path),
-                         device=device, progress=progress)
+                         device=device, progress=progress, remeasure=args.remeasure)
     return 0

@@ -46,6 +46,8 @@ def test_picks_fastest_and_remembers(own_cache, monkeypatch):
 
     # other weights: a new measurement
     monkeypatch.undo()
+    assert engines.select_backend(m, (x,), name="conv", cache_key="w", candidates=["eager", "onnxruntime"],
+                                  remeasure=True).timings_ms != e.timings_ms  # measured afresh
     monkeypatch.setenv("LIVEVIS_CACHE_DIR", str(own_cache.parent.parent))
     engines.select_backend(seeded(TinyConvNet(), 1), (x,), name="conv", cache_key="w2",
                            candidates=["eager", "onnxruntime"])
