@@ -51,7 +51,8 @@ def build_bundle_engines(bundle, *, backend: str, precision: str, weights_key: s
         if progress:
             progress(format_row(reports[-1]))
             if engine.timings_ms:
-                progress(f"  {part.name} candidates (median ms, speed-up vs eager): {format_timings(engine.timings_ms)}")
+                timings = format_timings(engine.timings_ms)
+                progress(f"  {part.name} candidates (median ms, speed-up vs eager): {timings}")
     return reports
 
 

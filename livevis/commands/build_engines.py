@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output resolution to build for; StyleGAN synthesis is fixed at the resolution "
                              "it was trained at, so N must equal it (the window scales the image for display)")
     parser.add_argument("--remeasure", action="store_true",
-                        help="with --backend auto: measure all candidates again instead of reusing the remembered choice")
+                        help="with --backend auto: measure all candidates again instead of reusing the "
+                             "remembered choice")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where the engines run (default: cuda if available, else cpu)")
 
