@@ -55,3 +55,19 @@ def test_bad_settings_are_one_line_errors(tiny_data, tmp_path):
         code, err = train("clip", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", *flags)
         assert code == 1 and needle in err and "Traceback" not in err, (flags, err)
         assert not (tmp_path / "bad").exists()
+
+
+def test_resume_after_a_stop_reproduces_the_losses(tiny_data, tmp_path, monkeypatch):
+    from livevis.training.stages import common
+
+    args = ["--data", tiny_data, "--preset", "tiny", "--steps", 6, "--ckpt-every", 2, "--batch", 8]
+    assert train("clip", *args, "--out", tmp_path / "full")[0] == 0
+    monkeypatch.setenv(common.FAULT_ENV, "nan@3")
+    code, err = train("clip", *args, "--out", tmp_path / "cut")
+    assert code == 1 and "NaN" in err and not (tmp_path / "cut/clip.json").exists()
+    monkeypatch.delenv(common.FAULT_ENV)
+    assert train("clip", *args, "--out", tmp_path / "cut", "--resume")[0] == 0
+    want, got = metric_rows(tmp_path / "full"), metric_rows(tmp_path / "cut")
+    assert [int(r["step"]) for r in got] == list(range(6))
+    for a, b in zip(want, got):
+        assert all(abs(a[k] - b[k]) <= 1e-6 for k in a), (a, b)
