@@ -70,6 +70,7 @@ def test_trains_a_generator_bundle_the_video_stage_accepts(tiny_data, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["stage"] == "generator" and config["r1_every"] == 4 and config["G"]["img_resolution"] == 32
     assert (out / "samples/step0000020.png").is_file() and (out / "samples/step0000010.png").is_file()
+    assert (out / "samples/step0000020.mp4").stat().st_size > 0
 
     bundle = load_bundle(out / "generator.bundle")
     assert bundle.sound_encoder is None and bundle.image_discriminator is not None

@@ -13,7 +13,8 @@ Per step (batch B of frames, one random frame of each of B clips, resized to the
 aug is DiffAugment (color, translation, cutout), the same family for real and generated images.
 Adam with StyleGAN2's betas (0, 0.99).
 
-Outputs: RUN/samples/stepNNNNNNN.png grids of G_ema on fixed latents, checkpoints, and at the end
+Outputs: RUN/samples/stepNNNNNNN.png grids of G_ema on fixed latents (+ .mp4 walks between two of
+them), checkpoints, and at the end
 RUN/generator.bundle: a generator-only livevis bundle (G_ema + D, class prompts) that
 `livevis train video --generator RUN/generator.bundle` and `livevis models info` accept.
 """
@@ -206,7 +207,13 @@ def train(args, run, dist) -> Path:
 
     @torch.no_grad()
     def sample_fn(step: int) -> None:
-        run.save_grid(f"step{step + 1:07d}", G_ema.synthesis(G_ema.mapping(sample_z), noise_mode="const").clamp(-1, 1).cpu(), nrow=4)
+        """A 4x4 grid of G_ema on fixed latents, and a short mp4 walking W between two of them."""
+        name = f"step{step + 1:07d}"
+        ws = G_ema.mapping(sample_z)                                            # [16, num_ws, w_dim]
+        run.save_grid(name, G_ema.synthesis(ws, noise_mode="const").clamp(-1, 1).cpu(), nrow=4)
+        alpha = torch.linspace(0, 1, 16, device=device)[:, None, None]          # [16, 1, 1]
+        walk = torch.lerp(ws[0:1], ws[1:2], alpha)                              # [16, num_ws, w_dim]
+        run.save_clip(name, G_ema.synthesis(walk, noise_mode="const").clamp(-1, 1).cpu(), fps=8)
 
     models = {"G": G, "D": D, "G_ema": G_ema}
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"], models=models,
