@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", metavar="BUNDLE|NAME",
                         help="bundle directory, registry name, or 'default' (the embedded bundle; the default)")
     parser.add_argument("--data", required=True, metavar="DATA",
-                        help="dataset written by `livevis prepare` (held-out split 'val' is measured, 'train' teaches the classifier)")
-    parser.add_argument("--clips", type=int, default=None, metavar="N", help="measure at most N held-out clips, balanced over classes (default: all)")
+                        help="dataset written by `livevis prepare` (split 'val' is measured, 'train' teaches the classifier)")
+    parser.add_argument("--clips", type=int, default=None, metavar="N",
+                        help="measure at most N held-out clips, balanced over classes (default: all)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the starting latents, the baseline walk and the classifier")
     parser.add_argument("--compute", default="cpu", metavar="DEVICE", help="torch device: cpu (default), cuda, cuda:N, auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -27,8 +27,8 @@ def features(frames: torch.Tensor) -> torch.Tensor:
     shrink = x.shape[-1] > HIST_SIDE
     small = F.interpolate(x, size=(HIST_SIDE, HIST_SIDE), mode="bilinear", align_corners=False, antialias=shrink)
     thumb = F.interpolate(small, size=(THUMB, THUMB), mode="bilinear", align_corners=False, antialias=True)  # [N, 3, t, t]
-    # Soft (triangular) histogram: differentiable-free but smooth in the colour, so near-bin-edge
-    # colours of generated frames do not flip features.
+    # Soft (triangular) histogram: smooth in the colour, so colours near a bin edge do not flip
+    # features between nearly identical frames.
     centres = torch.linspace(-1, 1, BINS, device=x.device)                           # [BINS]
     width = 2.0 / (BINS - 1)
     weights = (1 - (small[..., None] - centres).abs() / width).clamp_min(0)         # [N, 3, s, s, BINS]
