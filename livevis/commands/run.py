@@ -16,8 +16,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model / --backend / --compute, shared by run, render and bench."""
     parser.add_argument("--model", default="default", metavar="BUNDLE|NAME",
                         help="bundle directory, registry name, or 'default' (the embedded bundle; the default)")
-    parser.add_argument("--backend", default="eager", choices=BACKENDS,
-                        help="inference backend (default eager; auto measures once and remembers the fastest that passes parity)")
+    parser.add_argument("--backend", default=None, choices=BACKENDS,
+                        help="inference backend (default: onnxruntime on CPU, eager on CUDA; engines are built once "
+                             "and cached; auto measures the candidates once and remembers the fastest that passes parity)")
     parser.add_argument("--compute", default="auto", metavar="DEVICE",
                         help="torch device for the models: auto (cuda if available), cpu, cuda, cuda:N")
 

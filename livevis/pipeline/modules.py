@@ -45,7 +45,18 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def build_live_modules(bundle, *, backend: str = "eager", device: torch.device | str = "cpu",
+def default_backend(device: torch.device) -> str:
+    """What runs when --backend isn't given: on CPU, ONNX Runtime was 2-5x faster than eager per module
+    and builds in seconds (BENCHMARKS.md); on CUDA, eager until `build-engines` picks something better."""
+    if device.type == "cpu":
+        from livevis.engines import available_backends
+
+        if "onnxruntime" in available_backends("cpu"):
+            return "onnxruntime"
+    return "eager"
+
+
+def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.device | str = "cpu",
                        precision: str = "fp32", progress: Callable[[str], None] | None = None) -> LiveModules:
     """Wrap a loaded bundle's encoder, recurrent step and synthesis for the live path.
 
@@ -55,6 +66,7 @@ def build_live_modules(bundle, *, backend: str = "eager", device: torch.device |
     from livevis.audio.mel import StreamingLogMel
 
     device = torch.device(device)
+    backend = backend or default_backend(device)
     if bundle.sound_encoder is None or bundle.recurrent is None:
         raise LivevisError("this bundle has a generator only (no sound encoder / recurrent blocks): "
                            "train one with `livevis train video --generator ...`, or use --model default")

@@ -42,6 +42,11 @@ class StageStats:
         finally:
             self.add(stage, (time.perf_counter() - start) * 1e3)
 
+    def count(self, stage: str) -> int:
+        with self._lock:
+            rolling = self._stages.get(stage)
+            return 0 if rolling is None else rolling.total
+
     def summary(self) -> dict[str, dict[str, float]]:
         """{stage: {"median": ms, "p95": ms}} over the rolling window."""
         with self._lock:
