@@ -72,7 +72,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
                            "train one with `livevis train video --generator ...`, or use --model default")
     audio = bundle.audio
     gen = bundle.generator.to(device).eval()
-    encoder = bundle.sound_encoder.to(device).eval()
+    bundle.sound_encoder.to(device).eval()
     recurrent = bundle.recurrent.to(device).eval()
     mel = StreamingLogMel(audio.sample_rate, audio.n_fft, audio.hop_length, audio.n_mels, audio.window_seconds,
                           fmin=audio.fmin, fmax=audio.fmax, device=str(device))

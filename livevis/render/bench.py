@@ -13,7 +13,6 @@ import json
 import sys
 import time
 
-import numpy as np
 
 from livevis.errors import LivevisError
 from livevis.render.frame import Frame

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -10,25 +9,11 @@ import av
 import numpy as np
 from PIL import Image
 
+from livevis.training.data.store import ClipFormat  # noqa: F401 - the format clips are cut to
+
 
 class SkipFile(Exception):
     """This file cannot be used; the message says why (it goes into the report)."""
-
-
-@dataclass(frozen=True)
-class ClipFormat:
-    size: int            # output side, pixels (center crop, then resize)
-    fps: int             # output frame rate
-    clip_seconds: float
-    sample_rate: int     # output audio rate, mono
-
-    @property
-    def frames(self) -> int:
-        return int(round(self.fps * self.clip_seconds))
-
-    @property
-    def samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
 
 
 def _square(img: np.ndarray, size: int) -> np.ndarray:

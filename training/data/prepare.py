@@ -18,7 +18,7 @@ import numpy as np
 
 from livevis.errors import LivevisError
 from livevis.training.data.decode import ClipFormat, SkipFile, iter_clips
-from livevis.training.data.store import INDEX_NAME, ClipRecord, clip_from_json, read_index, write_index, write_shard
+from livevis.training.data.store import ClipRecord, resume_records, write_index, write_shard
 from livevis.util.atomic import atomic_open
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg"}
@@ -115,18 +115,8 @@ def prepare_videos(video_dir: str | Path, out: str | Path, *, labels_csv: str | 
     sources, skipped, found = find_sources(video_dir, Path(labels_csv) if labels_csv else None)
     settings = {"kind": "videos", "fps": fps, "sample_rate": sample_rate, "size": size, "clip_seconds": clip_seconds,
                 "val_fraction": val_fraction}
-    records: list[ClipRecord] = []
-    done_sources: list[str] = []
-    if (out / INDEX_NAME).exists():
-        index = read_index(out)
-        old = {k: index.get(k) for k in settings}
-        if old != settings:
-            diff = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in settings if old[k] != settings[k])
-            raise LivevisError(f"{out} holds a dataset made with other settings ({diff}); choose another --out")
-        records = [clip_from_json(c) for c in index["clips"]]
-        done_sources = list(index.get("done_sources", []))
-    elif out.exists() and any(p.name not in ("shards", "report.json") for p in out.iterdir()):
-        raise LivevisError(f"{out} exists and is not a livevis dataset; choose an empty or new --out")
+    records, index = resume_records(out, settings, leftovers=("shards", "report.json"))
+    done_sources: list[str] = list(index.get("done_sources", [])) if index else []
     out.mkdir(parents=True, exist_ok=True)
     done_set = set(done_sources)
     shard_no = 1 + max((int(r.shard) for r in records), default=-1)

@@ -25,6 +25,43 @@ INDEX_NAME = "index.json"
 FORMAT_VERSION = 1
 
 
+@dataclass(frozen=True)
+class ClipFormat:
+    """Geometry and timing of a dataset's clips, shared by the picture and the sound."""
+
+    size: int            # frame side, pixels
+    fps: int             # frames per second
+    clip_seconds: float  # clip length
+    sample_rate: int     # audio rate (mono), Hz
+
+    @property
+    def frames(self) -> int:
+        return int(round(self.fps * self.clip_seconds))
+
+    @property
+    def samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+
+def resume_records(out: Path, settings: dict[str, Any], leftovers: tuple[str, ...]) -> tuple[list["ClipRecord"], dict | None]:
+    """(clips already written, index) of an interrupted run into `out` with the same `settings`;
+    ([], None) when `out` is new.
+
+    A dataset made with other settings, or a folder that is not a dataset (anything but `leftovers`
+    of an interrupted first run), is refused rather than mixed into.
+    """
+    if (out / INDEX_NAME).exists():
+        index = read_index(out)
+        old = {k: index.get(k) for k in settings}
+        if old != settings:
+            diff = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in settings if old[k] != settings[k])
+            raise LivevisError(f"{out} holds a dataset made with other settings ({diff}); choose another --out")
+        return [clip_from_json(c) for c in index["clips"]], index
+    if out.exists() and any(p.name not in leftovers for p in out.iterdir()):
+        raise LivevisError(f"{out} exists and is not a livevis dataset; choose an empty or new --out")
+    return [], None
+
+
 @dataclass
 class ClipRecord:
     """One fixed-length clip: where its arrays live and what it shows."""

@@ -9,23 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livevis.training.data.store import ClipFormat
+
 
 @dataclass(frozen=True)
-class ClipSpec:
-    """Geometry and timing shared by the picture and the sound of one clip."""
-
-    size: int            # frame side, pixels
-    fps: int             # frames per second
-    clip_seconds: float  # clip length
-    sample_rate: int     # audio rate, Hz
-
-    @property
-    def frames(self) -> int:
-        return int(round(self.fps * self.clip_seconds))
-
-    @property
-    def samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
+class ClipSpec(ClipFormat):
+    """ClipFormat plus the sampling grids procedural scenes draw on."""
 
     @property
     def frame_times(self) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from livevis.errors import LivevisError
-from livevis.training.data.store import INDEX_NAME, ClipRecord, clip_from_json, read_index, write_index, write_shard
+from livevis.training.data.store import ClipRecord, resume_records, write_index, write_shard
 from livevis.training.data.synthetic.canvas import ClipSpec, to_uint8
 from livevis.training.data.synthetic.scenes_fire import fire_crackling, volcano
 from livevis.training.data.synthetic.scenes_sky import calm, rain, thunderstorm, wind
@@ -82,18 +82,8 @@ def write_synthetic(out: str | Path, count: int, *, classes: list[str] | None = 
     out = Path(out)
     settings = {"kind": "synthetic", "classes": classes, "fps": fps, "sample_rate": sample_rate, "size": size,
                 "clip_seconds": clip_seconds, "seed": seed, "count": count, "val_fraction": val_fraction}
-    records: list[ClipRecord] = []
-    done_shards: set[str] = set()
-    if (out / INDEX_NAME).exists():
-        index = read_index(out)
-        old = {k: index.get(k) for k in settings}
-        if old != settings:
-            diff = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in settings if old[k] != settings[k])
-            raise LivevisError(f"{out} holds a dataset made with other settings ({diff}); choose another --out")
-        records = [clip_from_json(c) for c in index["clips"]]
-        done_shards = {r.shard for r in records}
-    elif out.exists() and any(p.name != "shards" for p in out.iterdir()):
-        raise LivevisError(f"{out} exists and is not a livevis dataset; choose an empty or new --out")
+    records, _ = resume_records(out, settings, leftovers=("shards",))
+    done_shards = {r.shard for r in records}
     out.mkdir(parents=True, exist_ok=True)
     done = len(records)
     if on_clip:
