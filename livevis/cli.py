@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("livevis.commands.prepare", "turn videos (or a synthetic set) into a training dataset"),
     "models": ("livevis.commands.models", "list, download and import generators"),
     "build-engines": ("livevis.commands.build_engines", "compile a bundle's models ahead of a show"),
-    "train": ("livevis.commands.train", "train a stage (generator, audio, video) on a prepared dataset"),
+    "train": ("livevis.commands.train", "train a stage (generator, clip, audio, video) on a prepared dataset"),
     "eval": ("livevis.commands.eval", "measure a bundle: semantic accuracy, sync, CLIP similarity vs a random-walk baseline"),
 }
 
