@@ -20,6 +20,8 @@
 #   DEVICE=                     cpu | cuda (default: cuda when available)
 #   EVAL_CLIPS=                 held-out clips measured by `livevis eval` (default: all)
 #   LIVEVIS=livevis             the livevis command (e.g. ".venv/bin/livevis")
+#   DESCRIPTION=                the bundle's description (default: built from its size, hardware,
+#                               training time and eval figures)
 #
 # Smoke run (a minute on CPU):
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
@@ -96,10 +98,20 @@ cat "$WORK/eval.json"
 say "fp16 bundle -> $OUT"
 PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
 [[ -x "$PYTHON" ]] || PYTHON=python3
-"$PYTHON" - "$VIDEO_RUN/bundle" "$OUT" "$WORK/eval.json" "$WORK/times.txt" <<'EOF'
+# The recipe's knobs as run, for the bundle's provenance.
+KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' \
+    PRESET "$PRESET" SEED "$SEED" CLIPS "$CLIPS" SIZE "$SIZE" FPS "$FPS" CLIP_SECONDS "$CLIP_SECONDS" \
+    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" \
+    GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
+    CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
+    AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
+    VIDEO_STEPS "${VIDEO_STEPS:-}" VIDEO_BATCH "${VIDEO_BATCH:-}" VIDEO_SET "${VIDEO_SET:-}")
+"$PYTHON" - "$VIDEO_RUN/bundle" "$OUT" "$WORK/eval.json" "$WORK/times.txt" "$KNOBS" "${DESCRIPTION:-}" <<'EOF'
 """Copy the trained bundle into the package: fp16 weights, no discriminators (not needed to play),
-the eval figures and stage times in its provenance."""
+the eval figures, stage times, knobs and training hardware in its provenance."""
 import json
+import os
+import platform
 import sys
 from pathlib import Path
 
@@ -107,18 +119,56 @@ import torch
 
 from livevis.models.bundle import load_bundle, save_bundle
 
-src, out, eval_path, times_path = sys.argv[1:5]
+src, out, eval_path, times_path, knobs, description = sys.argv[1:7]
 bundle = load_bundle(src)
 bundle.image_discriminator = bundle.video_discriminator = None
 prov = bundle.config["provenance"]
-prov.update(stand_in=False, recipe="scripts/make_default_bundle.sh", eval=json.loads(Path(eval_path).read_text()))
+result = json.loads(Path(eval_path).read_text())
+prov.update(stand_in=False, recipe="scripts/make_default_bundle.sh", knobs=json.loads(knobs), eval=result)
 times = Path(times_path)
+seconds: dict[str, int] = {}
 if times.is_file():
-    prov["stage_seconds"] = {k.strip(): int(v.split()[0]) for k, v in (ln.split(":") for ln in times.read_text().splitlines() if ":" in ln)}
+    # one line per invocation of a stage ("NAME: N s"): a stage resumed over several runs adds up
+    for line in times.read_text().splitlines():
+        if ":" in line:
+            name, value = line.split(":", 1)
+            seconds[name.strip()] = seconds.get(name.strip(), 0) + int(value.split()[0])
+    prov["stage_seconds"] = seconds
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+device = os.environ.get("DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+if device.startswith("cuda") and torch.cuda.is_available():
+    hardware = torch.cuda.get_device_name(0)
+else:
+    hardware = f"{os.cpu_count()}-core CPU ({cpu_name()})"
+prov["hardware"] = {"device": device, "name": hardware}
 prov.pop("created", None)
 bundle.config["name"] = "default"
-bundle.config["description"] = ("trained by livevis on its synthetic landscape set "
-                                "(scripts/make_default_bundle.sh): picture follows what the sound is and when it happens")
+if not description:
+    res = int(bundle.generator.img_resolution)
+    minutes = round(sum(seconds.values()) / 60) if seconds else None
+    took = f" in {minutes} min of training" if minutes is not None else ""
+    base = result.get("baseline", {})
+
+    def fmt(x):
+        return "n/a" if x is None else f"{x:.2f}"
+
+    description = (f"trained by livevis on its synthetic landscape set (scripts/make_default_bundle.sh) at {res} px "
+                   f"on a {hardware}{took}; eval on {result.get('clips')} held-out clips: semantic accuracy "
+                   f"{fmt(result.get('semantic_accuracy'))} (random walk {fmt(base.get('semantic_accuracy'))}, "
+                   f"chance {fmt(result.get('chance'))}), sync r {fmt(result.get('sync_r'))} "
+                   f"(random walk {fmt(base.get('sync_r'))})")
+bundle.config["description"] = description
 save_bundle(bundle, out, weights_dtype=torch.float16)
 size = sum(p.stat().st_size for p in Path(out).iterdir())
 print(f"wrote {out} ({size / 1e6:.1f} MB)")
