@@ -32,7 +32,21 @@ RECOMPILE_LIMIT = 512
 
 
 def unavailable(device: torch.device, precision: str) -> str | None:
+    if _mesa_llvm_loaded_before_triton():
+        return ("torch.compile can't build in a process that already opened an OpenGL context: Mesa's "
+                "LLVM clashes with triton's (it crashes on import); build engines before opening a window")
     return None
+
+
+def _mesa_llvm_loaded_before_triton() -> bool:
+    """Inductor imports triton; triton's bundled LLVM segfaults in its static initialisers when Mesa's
+    libLLVM (llvmpipe, loaded by any GL context) is already in the process. Once triton is in, it's fine."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return False
+    return "libLLVM" in maps and "libtriton" not in maps
 
 
 def point_inductor_cache() -> str:

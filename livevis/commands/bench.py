@@ -41,23 +41,21 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
-def bench_backend(bundle, device, backend: str, *, frames: int, warmup: int, size: int | None, input_spec: str,
-                  interop: str = "auto") -> dict:
+def bench_modules(bundle, modules, device, backend: str, *, frames: int, warmup: int, size: int | None,
+                  input_spec: str, interop: str = "auto") -> dict:
     import torch
 
     from livevis.audio import open_source
     from livevis.pipeline.initial import latent_from_seed
     from livevis.pipeline.latent import LatentDriver, source_window_reader
     from livevis.pipeline.live import timed
-    from livevis.pipeline.modules import RGBAConverter, build_live_modules, use_interop
+    from livevis.pipeline.modules import RGBAConverter, use_interop
     from livevis.pipeline.reactive import AudioReactivity
     from livevis.pipeline.stats import StageStats
     from livevis.render.frame import Frame
     from livevis.render.offscreen import Offscreen
     from livevis.render.renderer import Renderer
 
-    modules = build_live_modules(bundle, backend=backend, device=device,
-                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr))
     res = modules.resolution
     size = size or res
     stats = StageStats(window=max(frames, 1) * 4)
@@ -166,10 +164,16 @@ def run(args: argparse.Namespace) -> int:
     tune_glibc_malloc()
     bundle, device = load_model(args, quiet=args.json)
     backends = backends or [args.backend or default_backend(device)]
+    from livevis.pipeline.modules import build_live_modules
+
+    # Build every backend's engines before any GL context exists: torch.compile (inductor) crashes
+    # when Mesa's llvmpipe is already loaded in the process.
+    built = {b: build_live_modules(bundle, backend=b, device=device,
+                                   progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr)) for b in backends}
     results = []
     for backend in backends:
-        r = bench_backend(bundle, device, backend, frames=args.frames, warmup=args.warmup, size=args.size,
-                          input_spec=args.input, interop=args.interop)
+        r = bench_modules(bundle, built[backend], device, backend, frames=args.frames, warmup=args.warmup,
+                          size=args.size, input_spec=args.input, interop=args.interop)
         results.append(r)
         if args.json:
             print(json.dumps(r), flush=True)
