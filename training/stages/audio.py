@@ -70,10 +70,11 @@ def encoder_config(config: dict[str, Any], fe: AudioFrontend, embed_dim: int, ge
 
 
 class FrozenEmbeddings:
-    """CLIP embeddings of dataset frames and texts, computed one at a time and cached.
+    """CLIP embeddings of dataset frames and texts, computed on first use and cached.
 
-    One at a time so a value never depends on what else shared its batch: runs resumed mid-way and
-    runs split over processes see bit-identical targets.
+    A clip's frames are embedded together, as one batch of that clip's T frames, the first time any
+    of them is needed, and texts one at a time: so a value never depends on what else shared its
+    batch, and runs resumed mid-way or split over processes see bit-identical targets.
     """
 
     def __init__(self, clip):
@@ -82,11 +83,11 @@ class FrozenEmbeddings:
         self._txt: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
-    def image(self, key: tuple, frame_uint8: torch.Tensor) -> torch.Tensor:
-        """frame uint8 [3, H, W] -> [D]."""
+    def image(self, key: tuple, frames_uint8: torch.Tensor, k: int) -> torch.Tensor:
+        """Frame k of the clip `key` (frames uint8 [T, 3, H, W]) -> [D]."""
         if key not in self._img:
-            self._img[key] = self.clip.encode_image(common.frames_to_float(frame_uint8)[None])[0].cpu()
-        return self._img[key]
+            self._img[key] = self.clip.encode_image(common.frames_to_float(frames_uint8)).cpu()   # [T, D]
+        return self._img[key][k]
 
     @torch.no_grad()
     def text(self, text: str) -> torch.Tensor:
@@ -140,7 +141,7 @@ def train(args, run, dist) -> Path:
             end = lo + int(torch.randint(0, n - lo + 1, (1,), generator=gen))
             k = frame_at(end, train_set.sample_rate, train_set.fps, item["frames"].shape[0])
             ends.append(end)
-            imgs.append(targets.image(("train", int(i), k), item["frames"][k]))
+            imgs.append(targets.image(("train", int(i)), item["frames"], k))
             texts.append(targets.text(item["caption"]))
             labels.append(item["label"])
         mel = common.mel_batch(common.window_batch([it["audio"] for it in items], ends, fe.window_samples), fe)
@@ -215,7 +216,7 @@ def evaluate(encoder, targets: FrozenEmbeddings, data: str, fe: AudioFrontend, d
         mel = common.mel_batch(common.window_batch([item["audio"]], [n], fe.window_samples), fe)
         audio.append(encoder(mel.to(device))[0][0])
         k = frame_at(n, val.sample_rate, val.fps, item["frames"].shape[0])
-        imgs.append(targets.image(("val", i, k), item["frames"][k]).to(device))
+        imgs.append(targets.image(("val", i), item["frames"], k).to(device))
         labels.append(item["label"])
     encoder.train(was_training)
     a, im, lab = torch.stack(audio), torch.stack(imgs), torch.tensor(labels, device=device)
