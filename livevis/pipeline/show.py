@@ -143,7 +143,6 @@ class LiveShow:
             self.loop = DisplayLoop(target, renderer, mailbox, fps=None if (not self.opt.headless and self.opt.vsync) else self.opt.fps,
                                     post=self._post, latency_of=self._latency, overlay_lines=self._overlay,
                                     recorder=self.recorder, seconds=self.opt.seconds, stop_event=stop)
-            tap = _AudioTap(self.source, self.recorder) if self.recorder is not None else None
             self.worker.start()
             stack.callback(self._stop_worker)
             # Wait for the first frame so the recording and the latency figures start with real images.
@@ -151,7 +150,9 @@ class LiveShow:
             if first is None:
                 raise LivevisError(self.worker.error or "no frame was produced within 120 s")
             mailbox.put(first)
-            if tap is not None:
+            if self.recorder is not None:
+                # The recording starts now, with the first shown frame: audio from here on only.
+                tap = _AudioTap(self.source, self.recorder)
                 tap.start()
                 stack.callback(tap.stop)
             window_seeds = getattr(target, "new_seed_requests", 0)
