@@ -58,3 +58,19 @@ def test_render_unreadable_audio(tmp_path):
     bad.write_text("not audio at all")
     assert_one_line_error(livevis("render", bad, "--out", tmp_path / "x.mp4"), "notes.wav")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_picture_pulses_in_sync_with_the_audio(tiny_bundle, tmp_path):
+    """Clicks every 0.5 s: the frames that change most sit at the click times (within one frame)."""
+    fps = 20
+    wav = write_audio(tmp_path / "clicks.wav", make_signal("clicks", 3.0, SR, bpm=120), SR)
+    out = tmp_path / "clicks.mp4"
+    proc = livevis("render", wav, "--out", out, "--model", tiny_bundle, "--fps", fps)
+    assert proc.returncode == 0, proc.stderr
+    frames = decode_video(out).astype(np.float32)
+    change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))  # change[k]: frame k -> k+1
+    clicks = np.arange(0.5, 3.0, 0.5)  # the click at t=0 has no earlier frame to differ from
+    for t in clicks:
+        k = int(round(t * fps))  # first frame that has heard the click (causal)
+        window = change[k - 3:k + 3]
+        assert k - 3 + int(np.argmax(window)) in (k - 1, k), (t, window)
