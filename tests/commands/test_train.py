@@ -37,7 +37,7 @@ def test_unknown_stage_and_preset(tiny_data, tmp_path):
     (lambda p: (p / "index.json").write_text("{not json") and p, "index"),
 ])
 def test_bad_data_is_one_line_and_leaves_no_run(tmp_path, make, message):
-    data = make(tmp_path / "data") if False else make(_mkdir(tmp_path / "data"))
+    data = make(_mkdir(tmp_path / "data"))
     code, err = train("audio", "--data", data, "--out", tmp_path / "run", "--preset", "tiny")
     assert code == 1 and message in _one_line(err)
     assert not (tmp_path / "run").exists()
