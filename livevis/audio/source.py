@@ -80,6 +80,10 @@ class AudioSource:
         """(float32 [n] ending at the write head, absolute index of its end); zero-padded at the front."""
         return self._ring.read_last(n, out)
 
+    def read(self, start: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 [n]: samples [start, start + n) by absolute index (zeros where not, or no longer, held)."""
+        return self._ring.read(start, n, out)
+
     @property
     def write_index(self) -> int:
         return self._ring.write_index

@@ -60,8 +60,9 @@ class _AudioTap(threading.Thread):
         head = self.source.write_index
         n = min(head - self._last, self._buf.shape[0])
         if n > 0:
-            samples, _ = self.source.read_last(n, self._buf[:n])
-            self.recorder.write_audio(samples)
+            # Exactly [head - n, head): read_last would end at a head that moved on since, and the
+            # next flush would then repeat those samples (and skip as many at the front).
+            self.recorder.write_audio(self.source.read(head - n, n, self._buf[:n]))
         self._last = head
 
     def stop(self) -> None:
