@@ -147,7 +147,11 @@ class LiveShow:
             self.worker.start()
             stack.callback(self._stop_worker)
             # Wait for the first frame so the recording and the latency figures start with real images.
-            first = mailbox.get_latest(timeout=120.0)
+            # A worker that failed (bad engine, shape mismatch) ends at once: don't sit out the timeout.
+            first, deadline = None, time.monotonic() + 120.0
+            while first is None and self.worker.is_alive() and time.monotonic() < deadline:
+                first = mailbox.get_latest(timeout=0.1)
+            first = first or mailbox.get_latest()
             if first is None:
                 raise LivevisError(self.worker.error or "no frame was produced within 120 s")
             mailbox.put(first)
