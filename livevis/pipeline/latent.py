@@ -148,10 +148,11 @@ def array_window_reader(audio: np.ndarray, window_samples: int) -> WindowReader:
 
 def source_window_reader(source, window_samples: int) -> WindowReader:
     """Live windows: the newest `window_samples` at the ring's write head (freshest audio wins over
-    exact step boundaries: lower latency, and a late keyframe is better than a stale one)."""
+    exact step boundaries: lower latency, and a late keyframe is better than a stale one).
+    The window is read into one reused buffer (the driver copies it at once)."""
+    buf = np.zeros(window_samples, dtype=np.float32)
 
     def read(_end: int) -> tuple[np.ndarray, int]:
-        samples, end = source.read_last(window_samples)
-        return samples, end
+        return source.read_last(window_samples, buf)
 
     return read

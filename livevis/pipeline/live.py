@@ -72,7 +72,7 @@ class InferenceWorker(threading.Thread):
         )
         self._synthesis = timed(s, "synthesis", modules.synthesis)
         self._reader = source_window_reader(source, modules.window_samples)
-        self._max_react = int(source.sample_rate * 2 * self.period)
+        self._react_buf = np.zeros(int(source.sample_rate * 2 * self.period), dtype=np.float32)
 
     def request_seed(self, seed: int) -> None:
         """Start over from a new seed at the next frame (the space key)."""
@@ -107,8 +107,8 @@ class InferenceWorker(threading.Thread):
                     img = self._synthesis(ws)  # [1, 3, H, W]
                     with self.stats.time("convert"):
                         rgba = self._rgba(img)
-                fresh = min(max(index - last_index, 0), self._max_react)
-                self.reactivity.update(self.source.read_last(fresh)[0] if fresh else np.zeros(0, np.float32))
+                fresh = min(max(index - last_index, 0), len(self._react_buf))
+                self.reactivity.update(self.source.read(index - fresh, fresh, self._react_buf[:fresh]))
                 last_index = index
                 self._seq += 1
                 self.mailbox.put(Frame(rgba=rgba, audio_index=index, seq=self._seq, created=time.monotonic(),
