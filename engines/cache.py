@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import torch
 
 from livevis.engines.errors import EngineCacheWarning
+from livevis.models.download import file_sha256
 from livevis.paths import cache_dir
 from livevis.util.atomic import atomic_dir, atomic_open
 
@@ -99,14 +100,6 @@ def entry_dir(backend: str, name: str, key: str) -> Path:
 
 def choice_file(name: str, key: str) -> Path:
     return cache_dir("engines", "choices") / f"{_slug(name)}-{key[:16]}.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def warn_rebuild(what: Path, reason: str) -> None:

@@ -15,7 +15,6 @@ weights saved beside it in clip.safetensors (open_clip's key names).
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 
 from livevis.errors import LivevisError
+from livevis.models.download import file_sha256
 from livevis.util.atomic import atomic_open, atomic_path
 
 RECORD_NAME = "clip.json"
@@ -60,14 +60,6 @@ def parse_clip(text: str) -> ClipSource:
     return ClipSource("open_clip", name=head, pretrained=rest or None)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_clip(text: str, device: str | torch.device = "cpu"):
     """--clip value -> (ClipSpace frozen in eval mode on device, record dict, provenance dict)."""
     from livevis.models.clip import ClipSpace, tiny_clip_config
@@ -86,7 +78,7 @@ def load_clip(text: str, device: str | torch.device = "cpu"):
         clip = ClipSpace.from_open_clip(src.name, src.pretrained)
         local = src.pretrained is not None and Path(src.pretrained).is_file()
         if local:
-            provenance["clip_sha256"] = _file_sha256(Path(src.pretrained))
+            provenance["clip_sha256"] = file_sha256(Path(src.pretrained))
         if src.pretrained is not None and not local:
             record = {"kind": "open_clip_pretrained", "name": src.name, "pretrained": src.pretrained}
         else:  # a local file or random weights travel with the run / bundle
@@ -121,7 +113,7 @@ def _load_folder(path: Path):
             state = load_file(str(weights))
         except Exception as exc:  # safetensors raises its own types for damaged files
             raise LivevisError(f"{weights}: corrupt safetensors ({exc})") from None
-        return ClipSpace.from_config(record["model_cfg"], state), record, _file_sha256(weights)
+        return ClipSpace.from_config(record["model_cfg"], state), record, file_sha256(weights)
     if (path / "config.json").is_file():
         from livevis.models.bundle import bundle_sha256, load_bundle
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 from pathlib import Path
 
@@ -88,6 +87,7 @@ def import_generator(
     import torch
 
     from livevis.models.bundle import Bundle, save_bundle
+    from livevis.models.download import file_sha256
     from livevis.models.loading import load_generator
 
     source = Path(source)
@@ -95,13 +95,9 @@ def import_generator(
         raise LivevisError(f"{source} is a directory; import takes an NVlabs .pkl or a rosinality .pt file")
     if not source.is_file():
         raise LivevisError(f"no such file: {source}")
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
     generator = load_generator(source)
     provenance = {
-        "inputs": {source.name: digest.hexdigest()},
+        "inputs": {source.name: file_sha256(source)},
         "recipe": f"livevis models import {source.name}",
         "stand_in": False,
         **(extra_provenance or {}),
