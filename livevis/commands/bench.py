@@ -128,24 +128,15 @@ def bench_modules(bundle, modules, device, backend: str, *, frames: int, warmup:
 
 
 def _device_name(device) -> str:
-    import platform
-
-    if device.type == "cuda":
-        import torch
-
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import os
 
-    return f"cpu: {name} ({os.cpu_count()} threads)"
+    import torch
+
+    from livevis.engines.cache import cpu_name
+
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {cpu_name()} ({os.cpu_count()} threads)"
 
 
 def run(args: argparse.Namespace) -> int:
