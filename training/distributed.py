@@ -83,10 +83,6 @@ def wrap_ddp(model: torch.nn.Module, info: DistInfo | None = None) -> torch.nn.M
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
-
-
 def all_reduce_mean(metrics: dict[str, float]) -> dict[str, float]:
     """Average scalar metrics over ranks (identity single-process). Keys must match on every rank."""
     if world_size() <= 1 or not metrics:

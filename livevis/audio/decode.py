@@ -82,14 +82,3 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     if samples.size == 0:
         raise LivevisError(f"no audio samples in {path}")
     return samples  # [N]
-
-
-def audio_info(path: str | os.PathLike) -> dict:
-    """{'channels', 'sample_rate', 'duration'} of the first audio stream (validating it like load_audio)."""
-    container, stream = _open_audio_stream(Path(path))
-    try:
-        duration = float(stream.duration * stream.time_base) if stream.duration else None
-        return {"channels": stream.codec_context.channels, "sample_rate": stream.codec_context.sample_rate,
-                "duration": duration}
-    finally:
-        container.close()

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
 
 from livevis.errors import LivevisError
@@ -43,14 +42,6 @@ class StrictConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_json(cls: type[C], path: str | Path) -> C:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LivevisError(f"cannot read config {path}: {exc}") from None
-        return cls.from_dict(data)
 
 
 def _coerce(owner: str, name: str, hint: Any, value: Any) -> Any:

@@ -42,11 +42,6 @@ def _egl_context_current() -> bool:
     return bool(egl.eglGetCurrentContext())
 
 
-def monitor_count() -> int:
-    """Connected monitors (needs an initialised glfw)."""
-    return len(glfw.get_monitors() or [])
-
-
 class Window:
     """A glfw window: the render target for live shows.
 

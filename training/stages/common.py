@@ -70,10 +70,6 @@ def rand_uniform(gen: torch.Generator) -> float:
 
 
 # ---- audio ---------------------------------------------------------------------------------------
-def frontend_from(config: dict[str, Any]) -> AudioFrontend:
-    return AudioFrontend.from_dict(config)
-
-
 def window_batch(audio: list[torch.Tensor], ends: list[int], window: int) -> torch.Tensor:
     """Windows of `window` samples ending at ends[i] of audio[i] [S], zero-padded before the start
     (as the live path's array reader): [B, window]."""

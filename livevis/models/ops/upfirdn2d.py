@@ -184,14 +184,6 @@ def _upsample_transposed(x, f, upx, upy, px0, px1, py0, py1, flip_filter):
                               output_padding=(pad_y[1], 0), groups=channels)
 
 
-def filter2d(x: torch.Tensor, f: torch.Tensor | None, padding: Padding = 0, flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
-    """Filter keeping the size; `padding` is added on top (relative to the output)."""
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    p = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
-    return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
-
-
 def upsample2d(x: torch.Tensor, f: torch.Tensor | None, up: Scaling = 2, padding: Padding = 0, flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
     """Up-sample by `up` with FIR `f`; the output is `up` times the input size (plus `padding`)."""
     upx, upy = parse_scaling(up)
@@ -199,12 +191,3 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor | None, up: Scaling = 2, padding
     fw, fh = filter_size(f)
     p = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2, py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
     return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy)
-
-
-def downsample2d(x: torch.Tensor, f: torch.Tensor | None, down: Scaling = 2, padding: Padding = 0, flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
-    """Down-sample by `down` with FIR `f`; the output is the input size over `down` (plus `padding`)."""
-    downx, downy = parse_scaling(down)
-    px0, px1, py0, py1 = parse_padding(padding)
-    fw, fh = filter_size(f)
-    p = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2, py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
-    return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain)
