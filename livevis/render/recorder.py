@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fractions
-import os
 import signal
 import threading
 from pathlib import Path
@@ -177,7 +176,6 @@ class Recorder:
                     self._mux(self._video.encode(None))
                     self._mux(self._audio.encode(None))
                     self._container.close()
-                    _make_readable(self._tmp)
                 except _Discard:
                     self._stack.__exit__(_Discard, _Discard(), None)
                 except BaseException as exc:
@@ -191,13 +189,6 @@ class Recorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _make_readable(path: Path) -> None:
-    """The temporary file is created 0600; a recording gets the usual umask-based mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 class _Discard(Exception):
