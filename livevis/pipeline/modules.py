@@ -140,13 +140,16 @@ class RGBAConverter:
             self._bufs = [np.full((resolution, resolution, 4), 255, dtype=np.uint8) for _ in range(pool)]
             self._views = [torch.from_numpy(b) for b in self._bufs]
         self._i = 0
+        self._scaled: torch.Tensor | None = None  # [3, H, W] float32 on the image's device, reused
 
     @torch.inference_mode()
     def __call__(self, img: torch.Tensor):
         assert img.ndim == 4 and img.shape[0] == 1 and img.shape[1] == 3, f"img must be [1, 3, H, W], got {tuple(img.shape)}"
         self._i = (self._i + 1) % len(self._bufs)
         view = self._views[self._i]
-        x = img[0].float().mul(127.5).add_(128.0).clamp_(0.0, 255.0)  # [3, H, W]
+        if self._scaled is None or self._scaled.device != img.device:
+            self._scaled = torch.empty(img.shape[1:], dtype=torch.float32, device=img.device)
+        x = self._scaled.copy_(img[0]).mul_(127.5).add_(128.0).clamp_(0.0, 255.0)  # [3, H, W]
         view[..., :3].copy_(x.permute(1, 2, 0))
         if self.on_device:
             # The render thread reads this buffer on its own; finish writing it before handing it over.
