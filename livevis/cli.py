@@ -1,7 +1,7 @@
 """The `livevis` command line.
 
-Each subcommand lives in `livevis/commands/<name>.py` and exposes `HELP` (one line),
-`add_arguments(parser)` and `run(args) -> int`. Modules are imported lazily, so `livevis --help`
+Each subcommand lives in `livevis/commands/<name>.py` and exposes `add_arguments(parser)` and
+`run(args) -> int`; its one-line help is in COMMANDS below. Modules are imported lazily, so `livevis --help`
 and light commands stay fast and don't pull in torch.
 """
 

@@ -17,7 +17,6 @@ import time
 from livevis.commands.run import BACKENDS, add_interop_argument, add_model_arguments, load_model
 from livevis.errors import LivevisError
 
-HELP = "measure the live path per stage: fps, latency"
 STAGES = ("mel", "encoder", "recurrent", "synthesis", "convert", "upload", "draw")
 MIN_KEYFRAMES = 10
 

@@ -6,8 +6,6 @@ import argparse
 
 from livevis.errors import LivevisError
 
-HELP = "compile a bundle's models ahead of a show"
-
 BACKEND_CHOICES = ("auto", "eager", "compile", "onnxruntime", "tensorrt")
 
 

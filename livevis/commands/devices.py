@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-HELP = "list audio input devices (default marked)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per device, one per line")

@@ -9,8 +9,6 @@ import sys
 
 from livevis.errors import LivevisError
 
-HELP = "measure a bundle: semantic accuracy, sync, CLIP similarity vs a random-walk baseline"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", metavar="BUNDLE|NAME",

@@ -10,8 +10,6 @@ import time
 
 from livevis.errors import LivevisError
 
-HELP = "live level meter for checking an audio rig"
-
 LEVEL_WINDOW_S = 0.1  # rms over the last 100 ms: a responsive meter
 PITCH_WINDOW_S = 0.5  # peak frequency over 500 ms: 2 Hz bins before interpolation
 JSON_INTERVAL_S = 0.25  # the contract asks for at least every 0.5 s

@@ -8,8 +8,6 @@ import sys
 
 from livevis.errors import LivevisError
 
-HELP = "list, download and import generators"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "turn videos (or a synthetic set) into a training dataset"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video_dir", nargs="?", metavar="VIDEO_DIR", help="folder of videos; labels from sub-folder names or --labels")

@@ -8,8 +8,6 @@ import sys
 from livevis.commands.run import add_model_arguments, load_model, validate_common
 from livevis.errors import LivevisError
 
-HELP = "render an audio file to an mp4 offline (deterministic, every frame)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", metavar="AUDIO", help="audio or video file (wav, flac, ogg, mp3, m4a, mp4, mkv)")

@@ -7,8 +7,6 @@ import sys
 
 from livevis.errors import LivevisError
 
-HELP = "the live visualizer: sound in, frames on screen (or headless, recorded)"
-
 BACKENDS = ("auto", "eager", "compile", "tensorrt", "onnxruntime")
 
 

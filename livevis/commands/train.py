@@ -16,8 +16,6 @@ from typing import Any
 
 from livevis.errors import LivevisError
 
-HELP = "train a stage (generator, audio, video) on a prepared dataset"
-
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DATA", help="dataset folder written by `livevis prepare`")
