@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from livevis.audio import open_source
     from livevis.pipeline.initial import latent_from_prompt
     from livevis.pipeline.modules import build_live_modules, use_interop
-    from livevis.pipeline.show import LiveShow, ShowOptions
+    from livevis.pipeline.show import LiveShow, ShowOptions, worker_failure
     from livevis.util.malloc import tune_glibc_malloc
 
     validate_common(args)
@@ -114,5 +114,5 @@ def run(args: argparse.Namespace) -> int:
           + (f", audio-to-photon latency {lat:.0f} ms median" if lat is not None else "")
           + (f", recorded to {args.record}" if args.record else ""), file=sys.stderr)
     if worker is not None and worker.error:
-        raise LivevisError(worker.error)
+        raise worker_failure(worker)
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from typing import Callable
 
 import numpy as np
@@ -52,6 +51,7 @@ class InferenceWorker(threading.Thread):
         self.rate = RateMeter()
         self.reactivity = AudioReactivity()
         self.error: str | None = None
+        self.exception: Exception | None = None  # what stopped the thread (see show.worker_failure)
         self.seed = int(seed)
         self._pending_seed: int | None = None
         self._initial_ws = initial_ws
@@ -122,4 +122,4 @@ class InferenceWorker(threading.Thread):
                     next_tick = time.monotonic()  # running late: don't try to catch up with a burst
         except Exception as exc:  # shown in the overlay and printed by the command, not a crash mid-show
             self.error = f"inference stopped: {type(exc).__name__}: {exc}"
-            self.traceback = traceback.format_exc()
+            self.exception = exc

@@ -41,6 +41,16 @@ class ShowOptions:
     interop: bool = False  # frames stay on the GPU and reach GL through CUDA-GL interop
 
 
+def worker_failure(worker: InferenceWorker) -> Exception:
+    """What a show ends with when its inference thread died: a LivevisError stays one line for the
+    user; anything else is a bug and keeps its traceback (chained)."""
+    if isinstance(worker.exception, LivevisError):
+        return LivevisError(worker.error)
+    failure = RuntimeError(worker.error)
+    failure.__cause__ = worker.exception
+    return failure
+
+
 class _AudioTap(threading.Thread):
     """Copies newly arrived input audio into the recorder, so the mp4 carries what was heard."""
 
@@ -153,7 +163,9 @@ class LiveShow:
                 first = mailbox.get_latest(timeout=0.1)
             first = first or mailbox.get_latest()
             if first is None:
-                raise LivevisError(self.worker.error or "no frame was produced within 120 s")
+                if self.worker.error:
+                    raise worker_failure(self.worker)
+                raise LivevisError("no frame was produced within 120 s")
             mailbox.put(first)
             if self.recorder is not None:
                 # The recording starts now, with the first shown frame: audio from here on only.
@@ -169,7 +181,7 @@ class LiveShow:
                 if self.opt.stop_at_end and self.source.finished:
                     break
                 if self.worker.error and not self.worker.is_alive() and self.opt.headless:
-                    raise LivevisError(self.worker.error)
+                    raise worker_failure(self.worker)
             return self.loop.stats
 
     def _stop_worker(self) -> None:
