@@ -99,7 +99,7 @@ def test_anchor_leak_bounds_drift():
     for d in (free, leashed):
         reader = array_window_reader(audio, WINDOW)
         for index in range(0, 200_000, STEP):
-            ws = d.advance(index, reader)
+            d.advance(index, reader)
     # constant push of 1 per step: unbounded without the leash, bounded (1 - 0.2) / 0.2 = 4 with it
     assert free._cur.max().item() > 1000
     assert leashed._cur.max().item() == pytest.approx(4.0, rel=1e-3)

@@ -2,7 +2,6 @@
 on CPU machines the call sequence runs against a recording stand-in for the CUDA runtime."""
 
 import sys
-import types
 
 import numpy as np
 import pytest

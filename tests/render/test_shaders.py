@@ -1,5 +1,4 @@
 import os
-import time
 
 import moderngl
 import numpy as np

@@ -1,7 +1,6 @@
 import time
 
 import glfw
-import numpy as np
 import pytest
 
 from livevis.errors import LivevisError
