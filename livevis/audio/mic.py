@@ -34,7 +34,6 @@ class MicSource(AudioSource):
         super().__init__(sample_rate, ring_seconds)
         info = resolve_input_device(device)  # unknown device -> LivevisError now, not mid-show
         self.device_name: str = info["name"]
-        self._device_index: int = info["index"]
         self.lost_after = lost_after
         self.retry_interval = retry_interval
         self.startup_grace = startup_grace  # some servers take ~2 s to deliver the first block
@@ -91,7 +90,6 @@ class MicSource(AudioSource):
         self._raw, self._raw_arrivals, self._raw_read = raw, arrivals, 0
         self._resampler = StreamResampler(rate, self.sample_rate)
         self._scratch = np.zeros((raw.capacity, channels), dtype=np.float32)
-        self._device_index = info["index"]
         self._last_callback = 0.0
         self._opened_at = time.monotonic()
         self._stream = stream
