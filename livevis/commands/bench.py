@@ -153,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
         raise LivevisError(f"unknown backend {unknown[0]!r} (choose from {', '.join(BACKENDS)})")
     tune_glibc_malloc()
     bundle, device = load_model(args, quiet=args.json)
-    backends = backends or [args.backend or default_backend(device)]
+    backends = backends or [args.backend or default_backend(device, args.precision)]
     from livevis.pipeline.modules import build_live_modules
 
     # Build every backend's engines before any GL context exists: torch.compile (inductor) crashes
     # when Mesa's llvmpipe is already loaded in the process.
-    built = {b: build_live_modules(bundle, backend=b, device=device,
+    built = {b: build_live_modules(bundle, backend=b, device=device, precision=args.precision,
                                    progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr)) for b in backends}
     results = []
     for backend in backends:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise LivevisError(f"{args.audio}: no audio samples")
     # Deterministic kernels: same inputs -> same frames.
     torch.use_deterministic_algorithms(True, warn_only=True)
-    modules = build_live_modules(bundle, backend=args.backend, device=device,
+    modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
                                  progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr))
     size = args.size or modules.resolution
     initial = None

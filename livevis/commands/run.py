@@ -11,7 +11,7 @@ BACKENDS = ("auto", "eager", "compile", "tensorrt", "onnxruntime")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model / --backend / --compute, shared by run, render and bench."""
+    """--model / --backend / --compute / --precision, shared by run, render and bench."""
     parser.add_argument("--model", default="default", metavar="BUNDLE|NAME",
                         help="bundle directory, registry name, or 'default' (the embedded bundle; the default)")
     parser.add_argument("--backend", default=None, choices=BACKENDS,
@@ -19,7 +19,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "and cached; auto measures the candidates once and remembers the fastest that passes parity)")
     parser.add_argument("--compute", default="auto", metavar="DEVICE",
                         help="torch device for the models: auto (cuda if available), cpu, cuda, cuda:N")
-
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                        help="engine precision (fp16 needs CUDA; bf16 for eager/compile on recent CPUs); "
+                             "engines from `livevis build-engines --precision P` are reused")
 
 
 def add_interop_argument(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     bundle, device = load_model(args)
     source = open_source(args.input, sample_rate=bundle.audio.sample_rate, device=args.device, realtime=True,
                          loop=args.loop, playback=args.playback)
-    modules = build_live_modules(bundle, backend=args.backend, device=device,
+    modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
                                  progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr))
     initial = None
     if args.prompt is not None:

@@ -45,13 +45,13 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def default_backend(device: torch.device) -> str:
+def default_backend(device: torch.device, precision: str = "fp32") -> str:
     """What runs when --backend isn't given: on CPU, ONNX Runtime was 2-5x faster than eager per module
     and builds in seconds (BENCHMARKS.md); on CUDA, eager until `build-engines` picks something better."""
     if device.type == "cpu":
         from livevis.engines import available_backends
 
-        if "onnxruntime" in available_backends("cpu"):
+        if "onnxruntime" in available_backends("cpu", precision):
             return "onnxruntime"
     return "eager"
 
@@ -60,13 +60,13 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
                        precision: str = "fp32", progress: Callable[[str], None] | None = None) -> LiveModules:
     """Wrap a loaded bundle's encoder, recurrent step and synthesis for the live path.
 
-    backend "eager" uses the modules directly; anything else goes through livevis.engines (cache,
+    backend "eager" at fp32 uses the modules directly; anything else goes through livevis.engines (cache,
     parity gate; "auto" measures and remembers the fastest backend that passes parity).
     """
     from livevis.audio.mel import StreamingLogMel
 
     device = torch.device(device)
-    backend = backend or default_backend(device)
+    backend = backend or default_backend(device, precision)
     if bundle.sound_encoder is None or bundle.recurrent is None:
         raise LivevisError("this bundle has a generator only (no sound encoder / recurrent blocks): "
                            "train one with `livevis train video --generator ...`, or use --model default")
@@ -86,7 +86,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
     parts = {p.name: p for p in live_modules(bundle, device)}
     callables: dict[str, Callable] = {}
     chosen: dict[str, str] = {}
-    if backend == "eager":
+    if backend == "eager" and precision == "fp32":
         for name, part in parts.items():
             callables[name], chosen[name] = part.module, "eager"
     else:
