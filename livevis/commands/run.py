@@ -105,11 +105,13 @@ def run(args: argparse.Namespace) -> int:
                           record=args.record, seed=args.seed, fullscreen=args.fullscreen, monitor=args.monitor,
                           vsync=not args.no_vsync, anchor_leak=args.anchor_leak,
                           interop=use_interop(args.interop, device))
-    if args.input == "mic" and not args.headless:
-        print("livevis: keys: q/Esc quit, f fullscreen, space new seed, s stats, e effect", file=sys.stderr)
+    def started() -> None:
+        where = "offscreen (EGL)" if args.headless else "in the window: q/Esc quit, f fullscreen, space new seed, s stats, e effect"
+        print(f"livevis: running on {args.input} at {args.fps:g} fps, {where}", file=sys.stderr, flush=True)
+
     show = LiveShow(modules, source, options, initial_ws=initial)
     with torch.inference_mode():
-        stats = show.run()
+        stats = show.run(on_start=started)
     worker = show.worker
     lat = stats.latency_ms.get("median") if stats.latency_ms else None
     print(f"livevis: {stats.frames_new} frames shown at {stats.fps:.1f} fps"

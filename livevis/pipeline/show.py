@@ -130,7 +130,7 @@ class LiveShow:
             lines.append(w.error)
         return lines
 
-    def run(self) -> DisplayStats:
+    def run(self, on_start=None) -> DisplayStats:
         """Run until q/Esc, --seconds, the end of a file input, or Ctrl-C/SIGTERM; clean up always."""
         from livevis.render.recorder import Recorder
 
@@ -172,6 +172,8 @@ class LiveShow:
                 tap = _AudioTap(self.source, self.recorder)
                 tap.start()
                 stack.callback(tap.stop)
+            if on_start is not None:
+                on_start()
             window_seeds = getattr(target, "new_seed_requests", 0)
             while self.loop.tick():
                 seeds = getattr(target, "new_seed_requests", 0)

@@ -63,12 +63,18 @@ def test_mic_unplugged_mid_show_keeps_running_and_recording(pulse_rig, tiny_bund
     proc = subprocess.Popen([*LIVEVIS, "run", "--input", "mic", "--device", "pulse", "--headless", "--seconds", "6",
                              "--fps", str(FPS), "--record", str(out), "--model", str(tiny_bundle), "--size", "64"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**run_env(), **_pulse_env()})
+    seen = []
     try:
-        time.sleep(4.0)  # start-up (imports, model) plus a little of the show
+        for line in proc.stderr:  # start-up (imports, model, engines) can take a while on a busy machine
+            seen.append(line)
+            if line.startswith("livevis: running on"):
+                break
+        time.sleep(1.0)  # a little of the show with the mic in
         pulse_rig.unplug()
         time.sleep(2.5)
         pulse_rig.replug()
-        _, stderr = proc.communicate(timeout=120)
+        _, rest = proc.communicate(timeout=120)
+        stderr = "".join(seen) + rest
     finally:
         if proc.poll() is None:
             proc.kill()
