@@ -111,12 +111,12 @@ KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(
 the eval figures, stage times, knobs and training hardware in its provenance."""
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
 import torch
 
+from livevis.engines.cache import cpu_name
 from livevis.models.bundle import load_bundle, save_bundle
 
 src, out, eval_path, times_path, knobs, description = sys.argv[1:7]
@@ -134,16 +134,6 @@ if times.is_file():
             name, value = line.split(":", 1)
             seconds[name.strip()] = seconds.get(name.strip(), 0) + int(value.split()[0])
     prov["stage_seconds"] = seconds
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 device = os.environ.get("DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
