@@ -157,12 +157,7 @@ def train(args, run, dist) -> Path:
         l_txt = losses.info_nce(a1, txt, scale, same_class)
         l_intra = losses.info_nce(a1, a2, scale)
         loss = L["w_image"] * l_img + L["w_text"] * l_txt + L["w_intra"] * l_intra
-        if fault == "nan":
-            loss = loss * float("nan")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        common.average_gradients(params)
-        opt.step()
+        loss = common.optimize(loss, opt, params, fault)
         return {"loss": loss.item(), "nce_audio_image": l_img.item(), "nce_audio_text": l_txt.item(),
                 "nce_audio_audio": l_intra.item(), "temperature": 1.0 / scale.item()}
 

@@ -124,12 +124,7 @@ def train(args, run, dist) -> Path:
         same_class = losses.same_item(common.gather_objects(labels)).to(device)  # [B, B]
         scale = clip.model.logit_scale.clamp(max=max_log).exp()
         loss = losses.info_nce(v, t, scale, same_class)
-        if fault == "nan":
-            loss = loss * float("nan")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        common.average_gradients(params)
-        opt.step()
+        loss = common.optimize(loss, opt, params, fault)
         return {"loss": loss.item(), "temperature": 1.0 / scale.item(), "lr": lr_at(step, cfg)}
 
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"],

@@ -190,6 +190,19 @@ def average_gradients(params: Iterable[nn.Parameter]) -> None:
         offset += n
 
 
+def optimize(loss: torch.Tensor, opt: torch.optim.Optimizer, params: Iterable[nn.Parameter],
+             fault: str | None = None) -> torch.Tensor:
+    """One optimiser step on `loss`, gradients averaged over processes; returns the loss. The test
+    hook's "nan" fault poisons the loss first, so the NaN stop is exercised on a real step."""
+    if fault == "nan":
+        loss = loss * float("nan")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(params)
+    opt.step()
+    return loss
+
+
 def broadcast_parameters(modules: Iterable[nn.Module]) -> None:
     """Rank 0's parameters and buffers everywhere (inits drawn per process may differ)."""
     if distributed.world_size() <= 1:

@@ -171,12 +171,7 @@ def train(args, run, dist) -> Path:
         ws = mix_styles(G, z, z2, cut, mix)
         fake = G.synthesis(ws, noise_mode="random")                            # [b, 3, R, R]
         loss_g = F.softplus(-D(diff_augment(fake, aug_fake, policy))).mean()
-        if fault == "nan":
-            loss_g = loss_g * float("nan")
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        common.average_gradients(G.parameters())
-        opt_g.step()
+        loss_g = common.optimize(loss_g, opt_g, G.parameters(), fault)
 
         # ---- D: logistic loss + lazy R1 ----
         D.requires_grad_(True)

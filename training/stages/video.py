@@ -270,12 +270,7 @@ def train(args, run, dist) -> Path:
         l_sync = losses.correlation_loss(motion, strength[:, 1:])
         loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
                   + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync)
-        if fault == "nan":
-            loss_g = loss_g * float("nan")
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        common.average_gradients(g_params)
-        opt_g.step()
+        loss_g = common.optimize(loss_g, opt_g, g_params, fault)
 
         # ---- discriminators ----
         d_image.requires_grad_(True)
