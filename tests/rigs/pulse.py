@@ -138,10 +138,14 @@ def pulse_session() -> PulseRig:
         if missing:
             pytest.skip(f"PulseAudio rig needs {', '.join(missing)} (apt-get install pulseaudio pulseaudio-utils)")
         try:
-            import sounddevice  # noqa: F401
+            import sounddevice
         except OSError as exc:
             pytest.skip(f"PortAudio library missing: {exc}")
         _start_server()
+        # PortAudio lists ALSA's "pulse" device only if a server answered when it initialised; this
+        # process may have initialised it (imported sounddevice) before the server was up.
+        sounddevice._terminate()
+        sounddevice._initialize()
         os.environ["PULSE_SOURCE"] = SOURCE  # inherited by subprocesses (`livevis listen` in tests)
         _SESSION = PulseRig()
     return _SESSION
