@@ -22,6 +22,7 @@
 #   LIVEVIS=livevis             the livevis command (e.g. ".venv/bin/livevis")
 #   DESCRIPTION=                the bundle's description (default: built from its size, hardware,
 #                               training time and eval figures)
+#   UNTIL=                      stop after this stage (prepare, generator, clip, audio or video)
 #
 # Smoke run (a minute on CPU):
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
@@ -39,6 +40,11 @@ CLIP_SECONDS=${CLIP_SECONDS:-2}
 WORKERS=${WORKERS:-2}
 LIVEVIS=${LIVEVIS:-livevis}
 read -r -a LV <<< "$LIVEVIS"
+
+case "${UNTIL:-}" in
+    ""|prepare|generator|clip|audio|video) ;;
+    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio or video (got '${UNTIL}')" >&2; exit 2 ;;
+esac
 
 DATA="$WORK/data"
 GEN_RUN="$WORK/generator"
@@ -76,17 +82,30 @@ stage() {
     echo "$name: $((SECONDS - t0)) s" >> "$WORK/times.txt"
 }
 
+# until NAME: exit here when UNTIL names this stage (the rest resumes on the next run)
+until_done() {
+    if [[ "${UNTIL:-}" == "$1" ]]; then
+        say "stopping after $1 (UNTIL=$1)"
+        exit 0
+    fi
+}
+
 mkdir -p "$WORK"
 say "dataset: $CLIPS synthetic clips, ${SIZE} px, $FPS fps, ${CLIP_SECONDS} s, seed $SEED"
 "${LV[@]}" prepare --synthetic "$CLIPS" --out "$DATA" --seed "$SEED" --size "$SIZE" --fps "$FPS" \
     --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
+until_done prepare
 
 stage generator "$GEN_RUN" "$GEN_RUN/generator.bundle" "${GEN_STEPS:-}" "${GEN_BATCH:-}" "${GEN_SET:-}"
+until_done generator
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
+until_done clip
 stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-}" \
     --clip "$CLIP_RUN" --generator "$GEN_RUN/generator.bundle"
+until_done audio
 stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-}" \
     --generator "$GEN_RUN/generator.bundle" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
+until_done video
 
 say "eval"
 EVAL_FLAGS=(--model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED")

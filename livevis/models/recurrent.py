@@ -152,8 +152,12 @@ class RecurrentBlocks(nn.Module):
             h_parts.append(h_next)
         return torch.cat(ws_parts, dim=1), torch.stack(h_parts, dim=1)
 
-    def forward(self, ws0: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """ws0 [B, num_ws, w_dim], offsets [B, T, num_ws, w_dim] -> ws_seq [B, T, num_ws, w_dim] (causal)."""
+    def forward(self, ws0: torch.Tensor, offsets: torch.Tensor, anchor_leak: float = 0.0) -> torch.Tensor:
+        """ws0 [B, num_ws, w_dim], offsets [B, T, num_ws, w_dim] -> ws_seq [B, T, num_ws, w_dim] (causal).
+
+        anchor_leak pulls each new latent towards ws0 as the live path's leash does
+        (livevis.pipeline.latent.LatentDriver: ws = lerp(step(...), anchor, anchor_leak)), so training
+        can unroll exactly what playback shows."""
         c = self.config
         if offsets.ndim != 4:
             raise LivevisError(f"recurrent blocks: offsets must be [B, T, {c.num_ws}, {c.w_dim}], "
@@ -164,5 +168,7 @@ class RecurrentBlocks(nn.Module):
         out = []
         for t in range(T):
             ws, hidden = self.step(ws, hidden, offsets[:, t])
+            if anchor_leak > 0:
+                ws = torch.lerp(ws, ws0, anchor_leak)
             out.append(ws)
         return torch.stack(out, dim=1)  # [B, T, num_ws, w_dim]

@@ -92,6 +92,23 @@ def test_step_reproduces_forward_over_64_steps():
     assert (seq[:, -1] - seq[:, 0]).abs().max() > 1e-2  # the trajectory really moves
 
 
+def test_forward_with_leash_is_the_live_drivers_step_and_lerp():
+    rec = _trained_like(RecurrentConfig(**TINY))
+    torch.manual_seed(2)
+    ws0 = torch.randn(2, 8, 16)                # [B, num_ws, w_dim]
+    offsets = torch.randn(2, 12, 8, 16)        # [B, T, num_ws, w_dim]
+    with torch.no_grad():
+        seq = rec(ws0, offsets, anchor_leak=0.25)
+        free = rec(ws0, offsets)
+        ws, hidden = ws0, rec.init_hidden(2)
+        for t in range(12):  # LatentDriver._keyframe: step, then lerp towards the anchor
+            ws, hidden = rec.step(ws, hidden, offsets[:, t])
+            ws = torch.lerp(ws, ws0, 0.25)
+            assert (ws - seq[:, t]).abs().max() <= 1e-5, f"step {t} diverges from the live driver"
+    # the leash keeps the trajectory nearer its anchor than the free run
+    assert (seq - ws0[:, None]).norm() < (free - ws0[:, None]).norm()
+
+
 def test_forward_is_causal():
     rec = _trained_like(RecurrentConfig(**TINY))
     ws0, offsets = torch.randn(1, 8, 16), torch.randn(1, 12, 8, 16)

@@ -28,6 +28,8 @@ def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
     assert last["loss_g"] < first["loss_g"] - 0.5, (first, last)
     assert last["clip_av"] < 0.5 * first["clip_av"]
     assert last["sync"] < 0.8 * first["sync"]          # picture changes line up with the audio's onsets
+    assert last["clip_vv"] < first["clip_vv"]          # looks more like the clip's own frames
+    assert last["frame"] < first["frame"]
     assert all(np.isfinite(r["loss_d_video"]) for r in rows)
 
 
@@ -98,6 +100,7 @@ def test_onset_strength_rises_on_a_click():
     (("--generator", "BADPKL"), "--generator: cannot read network pickle"),
     (("--generator", "GEN", "--init", "/nonexistent/run"), "no sound_encoder.json"),
     (("--generator", "GEN", "--set", "loss.adversarial=wgan"), "loss.adversarial must be one of"),
+    (("--generator", "GEN", "--set", "anchor_leak=1.5"), "anchor_leak must be in [0, 1)"),
 ])
 def test_video_errors_are_one_line(tiny_data, tiny_generator, tmp_path, extra, message):
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")

@@ -18,7 +18,12 @@ Losses of E_a and the recurrent blocks (weights in config "loss", saved with the
     lambda_b * mean (ws - w_avg)^2                              Eq. 3: stay near the average latent
     w_adv_image * adversarial(D_I(frames)) + w_adv_video * adversarial(D_V(clip))   Eq. 7-9
     w_sync * (1 - corr_t(|frame[t] - frame[t-1]|, onset strength[t]))
-The last is the livevis addition "motion follows dynamics": per clip, how much the picture changes
+    w_clip_vv * (1 - cos(CLIP(frame), CLIP(real frame)))        the clip's own picture at that step
+    w_frame * mean |pool(frame) - pool(real frame)|              its coarse layout and light (frame_pool^2)
+The two real-frame terms use what the paired dataset offers beyond the class: the real video of the
+same instant, in CLIP space (what it shows) and at frame_pool x frame_pool pixels (where it is bright,
+when the lightning flashes), never the fine detail a frozen generator cannot copy.
+w_sync is the livevis addition "motion follows dynamics": per clip, how much the picture changes
 from step to step should rise and fall with the audio's onset strength over that step (librosa-style
 spectral flux of the same log-mel, so it works for any video, not only the synthetic set).
 Discriminators: hinge or non-saturating loss, optional lazy R1 on real inputs, flip/translate
@@ -40,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from livevis.errors import LivevisError
 from livevis.models import factory
@@ -53,12 +59,13 @@ from livevis.training.stages import common
 from livevis.training.stages.audio import ENCODER_RECORD, ENCODER_WEIGHTS, FrozenEmbeddings, frame_at
 
 _LOSS = {"w_clip_av": 1.0, "w_clip_at": 1.0, "lambda_b": 0.05, "w_adv_image": 0.1, "w_adv_video": 0.1,
-         "w_sync": 0.5, "adversarial": "hinge", "r1_gamma": 1.0, "r1_every": 4, "detach_audio_embedding": False}
+         "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "adversarial": "hinge", "r1_gamma": 1.0,
+         "r1_every": 4, "detach_audio_embedding": False}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "steps": 30, "batch": 4, "seed": 0, "ckpt_every": 10, "sample_every": 10, "clip_steps": 4,
-        "clip": "tiny", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7,
+        "clip": "tiny", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7, "anchor_leak": 0.02,
         "lr": 1e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
         "audio": AudioFrontend().to_dict(),
         "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "offset_init_scale": 0.01},
@@ -69,7 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "default": {
         "steps": 20000, "batch": 8, "seed": 0, "ckpt_every": 1000, "sample_every": 1000, "clip_steps": 8,
-        "clip": "ViT-B-32:openai", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7,
+        "clip": "ViT-B-32:openai", "generator": None, "init": None, "fixed_batch": False, "truncation": 0.7, "anchor_leak": 0.02,
         "lr": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99],
         "audio": AudioFrontend().to_dict(),
         "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [1, 1, 1, 1], "offset_init_scale": 0.01},
@@ -99,6 +106,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
     load_frozen_generator(str(config["generator"]))  # a bad --generator fails before the run folder is made
     if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
+    if not 0.0 <= float(config.get("anchor_leak", 0.0)) < 1.0:
+        raise LivevisError(f"anchor_leak must be in [0, 1), got {config['anchor_leak']}")
     if config["clip_steps"] < 2:
         raise LivevisError("clip_steps must be >= 2 (motion needs consecutive steps)")
     return config
@@ -213,6 +222,8 @@ def train(args, run, dist) -> Path:
     offset = common.rank_offset(dist, B)
     R = int(generator.img_resolution)
     flux_frames = max(1, math.ceil(step_samples / fe.hop_length))
+    anchor_leak = float(cfg.get("anchor_leak", 0.0))  # runs made before the key existed trained without it
+    w_vv, w_frame, pool = float(L.get("w_clip_vv", 0.0)), float(L.get("w_frame", 0.0)), int(L.get("frame_pool", 8))
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
@@ -242,7 +253,7 @@ def train(args, run, dist) -> Path:
         emb, off = encoder(mel)                                                # [b*T, D], [b*T, num_ws, w_dim]
         with torch.no_grad():
             ws0 = generator.mapping(z, truncation_psi=cfg["truncation"])       # [b, num_ws, w_dim]
-        ws = recurrent(ws0, off.view(b, T, *off.shape[1:]))                    # [b, T, num_ws, w_dim]
+        ws = recurrent(ws0, off.view(b, T, *off.shape[1:]), anchor_leak)      # [b, T, num_ws, w_dim]
         img = generator.synthesis(ws.flatten(0, 1))                            # [b*T, 3, R, R]
         return emb.view(b, T, -1), ws, img.view(b, T, *img.shape[1:])
 
@@ -263,13 +274,21 @@ def train(args, run, dist) -> Path:
         l_av = losses.cosine_distance(a, v)
         l_at = losses.cosine_distance(v, text[:, None].expand_as(v))
         l_b = losses.latent_regulariser(ws, w_bar)
+        l_vv, l_frame = torch.zeros((), device=device), torch.zeros((), device=device)
+        if w_vv > 0:
+            with torch.no_grad():
+                v_real = clip.encode_image(real.flatten(0, 1)).view(b, T, -1)  # [b, T, D]
+            l_vv = losses.cosine_distance(v, v_real)
+        if w_frame > 0:
+            l_frame = (F.adaptive_avg_pool2d(img.flatten(0, 1), pool) - F.adaptive_avg_pool2d(real.flatten(0, 1), pool)).abs().mean()
         fake_aug = augment_frames(img, fake_gens, **aug)                       # [b, T, 3, R, R]
         adv_i = losses.g_loss(d_image(fake_aug.flatten(0, 1)), L["adversarial"])
         adv_v = losses.g_loss(d_video(fake_aug), L["adversarial"])
         motion = (img[:, 1:] - img[:, :-1]).abs().mean((2, 3, 4))              # [b, T-1]
         l_sync = losses.correlation_loss(motion, strength[:, 1:])
         loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
-                  + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync)
+                  + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync
+                  + w_vv * l_vv + w_frame * l_frame)
         loss_g = common.optimize(loss_g, opt_g, g_params, fault)
 
         # ---- discriminators ----
@@ -291,7 +310,7 @@ def train(args, run, dist) -> Path:
         loss_d.backward()
         common.average_gradients(d_params)
         opt_d.step()
-        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(),
+        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(),
                 "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
                 "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
 
@@ -333,7 +352,8 @@ def save_samples(run, name: str, dataset: ClipDataset, encoder, recurrent, gener
         mel = common.mel_batch(common.window_batch([item["audio"]] * T, ends, fe.window_samples), fe).to(encoder.offset_head.weight.device)
         _, off = encoder(mel)                                                   # [T, num_ws, w_dim]
         z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(c)).to(off.device)
-        ws = recurrent(generator.mapping(z, truncation_psi=cfg["truncation"]), off[None])[0]   # [T, num_ws, w_dim]
+        ws0 = generator.mapping(z, truncation_psi=cfg["truncation"])           # [1, num_ws, w_dim]
+        ws = recurrent(ws0, off[None], cfg.get("anchor_leak", 0.0))[0]         # [T, num_ws, w_dim]
         fake = generator.synthesis(ws).clamp(-1, 1).cpu()                       # [T, 3, R, R]
         k = [frame_at(e, dataset.sample_rate, dataset.fps, item["frames"].shape[0]) for e in ends]
         real = common.resize(common.frames_to_float(item["frames"][k]), R)
