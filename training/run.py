@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import sys
@@ -23,6 +22,7 @@ import torch
 from livevis.errors import LivevisError
 from livevis.training.checkpoint import CheckpointDir
 from livevis.util.atomic import atomic_open, atomic_path
+from livevis.util.images import save_png, tile, to_uint8
 
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
@@ -137,23 +137,7 @@ class Run:
         """images [N, 3, H, W] float in [-1, 1] or uint8 -> samples/<name>.png (atomic)."""
         if not self.is_main:
             return None
-        assert images.ndim == 4 and images.shape[1] == 3, images.shape
-        from PIL import Image
-
-        imgs = _to_uint8(images).permute(0, 2, 3, 1).numpy()                     # [N, H, W, 3]
-        n, h, w, _ = imgs.shape
-        cols = nrow or math.ceil(math.sqrt(n))
-        rows = math.ceil(n / cols)
-        grid = np.zeros((rows * h, cols * w, 3), np.uint8)
-        for i in range(n):
-            r, c = divmod(i, cols)
-            grid[r * h : (r + 1) * h, c * w : (c + 1) * w] = imgs[i]
-        path = self.samples_dir / f"{name}.png"
-        buf = io.BytesIO()
-        Image.fromarray(grid).save(buf, format="PNG")
-        with atomic_open(path) as f:
-            f.write(buf.getvalue())
-        return path
+        return save_png(self.samples_dir / f"{name}.png", tile(images, nrow))
 
     def save_clip(self, name: str, frames: torch.Tensor, fps: int, audio: torch.Tensor | np.ndarray | None = None,
                   sample_rate: int | None = None) -> Path | None:
@@ -163,19 +147,12 @@ class Run:
             return None
         assert frames.ndim == 4 and frames.shape[1] == 3, frames.shape
         path = self.samples_dir / f"{name}.mp4"
-        write_mp4(path, _to_uint8(frames).permute(0, 2, 3, 1).numpy(), fps, audio, sample_rate)
+        write_mp4(path, to_uint8(frames).permute(0, 2, 3, 1).numpy(), fps, audio, sample_rate)
         return path
 
     # ---- progress ------------------------------------------------------------------------------
     def progress(self, total: int, start: int = 0) -> "Progress":
         return Progress(total, start, enabled=self.is_main)
-
-
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    x = x.detach().cpu()
-    if x.dtype == torch.uint8:
-        return x
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int, audio=None, sample_rate: int | None = None) -> None:

@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the starting latents, the baseline walk and the classifier")
     parser.add_argument("--compute", default="cpu", metavar="DEVICE", help="torch device: cpu (default), cuda, cuda:N, auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--grid", metavar="PNG", default=None,
+                        help="also write a picture: per class, a real held-out frame, then the frames generated "
+                             "from that clip's sound (every other step), then the random walk's")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from livevis.eval.grid import ClassGrid
     from livevis.eval.report import evaluate, render_table
     from livevis.models.bundle import load_bundle
     from livevis.pipeline.modules import resolve_device
@@ -43,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"livevis eval: {msg}", file=sys.stderr)
 
-    result = evaluate(bundle, args.data, clips=args.clips, seed=args.seed, device=device, progress=progress)
+    if args.grid is not None and not Path(args.grid).resolve().parent.is_dir():
+        raise LivevisError(f"--grid {args.grid}: no such folder")
+    grid = ClassGrid() if args.grid else None
+    result = evaluate(bundle, args.data, clips=args.clips, seed=args.seed, device=device, progress=progress,
+                      on_frames=grid.add if grid else None)
+    if grid is not None:
+        grid.save(args.grid)
     if args.json:
         print(json.dumps(result))
     else:

@@ -56,8 +56,12 @@ def class_texts(bundle, dataset_classes: list[str]) -> list[str]:
 
 
 def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Measure a loaded bundle on the held-out split of `data`; returns the JSON-ready result."""
+             progress: Callable[[str], None] | None = None,
+             on_frames: Callable[[str, dict, torch.Tensor], None] | None = None) -> dict[str, Any]:
+    """Measure a loaded bundle on the held-out split of `data`; returns the JSON-ready result.
+
+    on_frames(kind, item, frames), if given, sees every scored clip: kind "sound" or "baseline", the
+    dataset item, frames [T, 3, R, R] in [-1, 1] (for `livevis eval --grid`)."""
     from livevis.pipeline.modules import build_live_modules
     from livevis.training.data import ClipDataset
 
@@ -107,10 +111,12 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
         items.append(item)
     step_size = generate.mean_step(sound, starts)
 
-    def score(trajs: list[generate.Trajectory], with_clip: bool) -> dict[str, Any]:
+    def score(trajs: list[generate.Trajectory], with_clip: bool, kind: str) -> dict[str, Any]:
         preds, labs, syncs, av, tv = [], [], [], [], []
         for traj, item in zip(trajs, items):
             imgs = generate.synthesize(modules, traj.ws)                          # [T, 3, R, R]
+            if on_frames is not None:
+                on_frames(kind, item, imgs)
             preds.append(classifier.predict(imgs))
             labs.append(np.full(imgs.shape[0], item["label"]))
             env, ends = metrics.onset_envelope(item["audio"].numpy(), fe.sample_rate, fe.n_fft, fe.hop_length, fe.n_mels)
@@ -129,12 +135,12 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
                 "clip_tv": float(np.mean(tv)) if tv else None}
 
     say("scoring the sound-driven frames")
-    main = score(sound, use_clip)
+    main = score(sound, use_clip, "sound")
     if use_clip and main["clip_av"] is None:
         notes.append("the sound encoder's embedding width differs from the CLIP's: clip_av is null")
     say("scoring the random-walk baseline")
     walks = [generate.random_walk(ws0, steps, step_size, seed * 100003 + i + 1, ANCHOR_LEAK) for ws0, i in zip(starts, chosen)]
-    base = score(walks, False)
+    base = score(walks, False, "baseline")
     return {
         "semantic_accuracy": main["semantic_accuracy"],
         "per_class": main["per_class"],

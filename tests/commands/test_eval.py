@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,6 +60,23 @@ def test_clip_similarities_and_the_table(capsys, clip_bundle, tiny_data):
     assert main(["eval", "--model", str(clip_bundle), "--data", str(tiny_data), "--clips", "2"]) == 0
     table = capsys.readouterr().out
     assert "semantic accuracy" in table and "random walk" in table and "CLIP a<->v" in table
+
+
+def test_grid_shows_each_class_real_then_sound_driven_then_random_walk(capsys, tiny_bundle, tiny_data, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    result = _eval_json(capsys, "--model", tiny_bundle, "--data", tiny_data, "--clips", 3, "--grid", out)
+    img = np.asarray(Image.open(out))
+    R = load_bundle(tiny_bundle).generator.img_resolution
+    steps = result["frames_per_clip"]
+    cols = 1 + (steps + 1) // 2                               # a real frame, then every other step
+    assert img.shape == (3 * 2 * R, cols * R, 3)              # 3 classes x (sound row, random-walk row)
+    first_real = img[:R, :R].astype(float)
+    assert (first_real == img[R:2 * R, :R]).all()             # both rows of a class start from the same real frame
+    assert not (img[:R, R:] == img[R:2 * R, R:]).all()        # sound and random walk draw different frames
+    assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tiny_data, "--grid", tmp_path / "no/such.png"),
+                          "no such folder")
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, tiny_bundle, tiny_data):
