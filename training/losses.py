@@ -62,6 +62,12 @@ def latent_regulariser(ws: torch.Tensor, w_avg: torch.Tensor) -> torch.Tensor:
     return (ws - w_avg).square().mean()
 
 
+def layer_spread(ws: torch.Tensor) -> torch.Tensor:
+    """How far W+ latents ws [..., num_ws, w_dim] are from W: mean over elements of the squared
+    deviation of each layer's w from the layers' mean. 0 for mapping outputs (one w on every layer)."""
+    return (ws - ws.mean(-2, keepdim=True)).square().mean()
+
+
 # ---- adversarial --------------------------------------------------------------------------------
 ADVERSARIAL = ("hinge", "nonsaturating")
 

@@ -135,3 +135,13 @@ def test_clip_folder_errors(tmp_path):
         load_clip(f"bundle:{tmp_path}")
     with pytest.raises(LivevisError, match="unknown open_clip model"):
         load_clip("NoSuchNet-1:openai")
+
+
+def test_layer_spread_is_zero_in_w_and_grows_with_layer_differences():
+    w = torch.randn(2, 5, 1, 16).expand(2, 5, 8, 16)          # [b, T, num_ws, w_dim]: one w on every layer
+    assert losses.layer_spread(w) < 1e-12
+    w_plus = w.clone()
+    w_plus[..., 3, :] += 2.0                                  # one layer moved by 2 in every element
+    # deviation from the layer mean: 2 * 7/8 on that layer, 2/8 on the other 7
+    expected = ((2 * 7 / 8) ** 2 + 7 * (2 / 8) ** 2) / 8
+    assert torch.isclose(losses.layer_spread(w_plus), torch.tensor(expected))

@@ -82,6 +82,30 @@ def _write_wav(path, samples: np.ndarray, sr: int) -> None:
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
+def test_discriminator_from_the_generator_bundle_and_the_w_spread_term(tiny_data, tmp_path):
+    """image_discriminator=from_generator starts D_I as the generator stage's D (then trains it);
+    the w_spread term is logged (losses.layer_spread is checked in tests/training/test_losses.py)."""
+    gen_run = tmp_path / "gen"
+    code, err = train("generator", "--data", tiny_data, "--out", gen_run, "--preset", "tiny", "--steps", 2,
+                      "--set", "sample_every=0")
+    assert code == 0, err
+    gen_bundle = gen_run / "generator.bundle"
+    out = tmp_path / "video"
+    code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 6,
+                      "--generator", gen_bundle, "--set", "image_discriminator=from_generator",
+                      "--set", "loss.w_spread=50", "--set", "fixed_batch=true", "--set", "sample_every=0",
+                      "--set", "recurrent.update_scale=1.0")
+    assert code == 0, err
+    start = load_bundle(gen_bundle).image_discriminator.state_dict()
+    trained = load_bundle(out / "bundle").image_discriminator.state_dict()
+    assert start.keys() == trained.keys()                                   # the same network ...
+    assert any(not torch.equal(start[k], trained[k]) for k in start)      # ... trained further
+    assert all(np.isfinite(r["spread"]) for r in metric_rows(out))
+    code, err = train("video", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", "--steps", 1,
+                      "--generator", tmp_path / "nope.pkl", "--set", "image_discriminator=from_generator")
+    assert code == 1 and "no such file" in err, err
+
+
 def test_onset_strength_rises_on_a_click():
     from livevis.audio import log_mel
 

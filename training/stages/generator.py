@@ -218,7 +218,7 @@ def train(args, run, dist) -> Path:
     path = run.dir / BUNDLE_NAME
     if not dist.is_main:
         return path
-    if cfg["steps"] and cfg["steps"] % cfg["sample_every"]:
+    if cfg["steps"] and cfg["sample_every"] and cfg["steps"] % cfg["sample_every"]:
         sample_fn(cfg["steps"] - 1)  # the final G_ema too
     return write_bundle(run, G_ema, D, data.classes)
 

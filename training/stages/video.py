@@ -16,6 +16,9 @@ Losses of E_a and the recurrent blocks (weights in config "loss", saved with the
     w_clip_av * (1 - cos(E_a embedding, CLIP(frame)))          CLIP(a <-> v)
     w_clip_at * (1 - cos(CLIP(frame), CLIP(caption)))           CLIP(a <-> t)
     lambda_b * mean (ws - w_avg)^2                              Eq. 3: stay near the average latent
+    w_spread * mean (ws - mean over layers of ws)^2             stay in W: the mapping gives every layer
+                                                                the same w, and W+ latents far from
+                                                                that draw colours no real frame has
     w_adv_image * adversarial(D_I(frames)) + w_adv_video * adversarial(D_V(clip))   Eq. 7-9
     w_sync * (1 - corr_t(|frame[t] - frame[t-1]|, onset strength[t]))
     w_clip_vv * (1 - cos(CLIP(frame), CLIP(real frame)))        the clip's own picture at that step
@@ -27,7 +30,9 @@ w_sync is the livevis addition "motion follows dynamics": per clip, how much the
 from step to step should rise and fall with the audio's onset strength over that step (librosa-style
 spectral flux of the same log-mel, so it works for any video, not only the synthetic set).
 Discriminators: hinge or non-saturating loss, optional lazy R1 on real inputs, flip/translate
-augmentation applied alike to real and generated inputs.
+augmentation applied alike to real and generated inputs. With image_discriminator "from_generator",
+D_I starts as the discriminator saved with a livevis generator bundle (the generator stage's D,
+already a judge of these frames) instead of a fresh one.
 
 The run ends with RUN/bundle: generator, sound encoder, recurrent blocks, discriminators, CLIP, audio
 front end, class prompts and provenance; `livevis run --model RUN/bundle` plays it.
@@ -59,7 +64,7 @@ from livevis.training.stages import common
 from livevis.training.stages.audio import ENCODER_RECORD, ENCODER_WEIGHTS, FrozenEmbeddings, frame_at
 
 _LOSS = {"w_clip_av": 1.0, "w_clip_at": 1.0, "lambda_b": 0.05, "w_adv_image": 0.1, "w_adv_video": 0.1,
-         "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "adversarial": "hinge", "r1_gamma": 1.0,
+         "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "w_spread": 0.0, "adversarial": "hinge", "r1_gamma": 1.0,
          "r1_every": 4, "detach_audio_embedding": False}
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -104,6 +109,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
     if not config.get("generator"):
         raise LivevisError("the video stage needs --generator PATH (NVlabs .pkl, rosinality .pt or a livevis bundle)")
     load_frozen_generator(str(config["generator"]))  # a bad --generator fails before the run folder is made
+    if config["image_discriminator"] == "from_generator":
+        generator_discriminator(str(config["generator"]))
     if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
     if not 0.0 <= float(config.get("anchor_leak", 0.0)) < 1.0:
@@ -157,11 +164,26 @@ def build_models(cfg: dict[str, Any], generator, embed_dim: int, fe: AudioFronte
     enc_cfg = dict(cfg["encoder"], n_mels=fe.n_mels, num_frames=fe.frames, embed_dim=embed_dim, num_ws=num_ws, w_dim=w_dim)
     encoder = factory.build("sound_encoder", enc_cfg)
     recurrent = factory.build("recurrent", dict(cfg["recurrent"], num_ws=num_ws, w_dim=w_dim, groups=None))
-    d_image = factory.build("image_discriminator", dict(cfg["image_discriminator"], img_resolution=R))
+    if cfg["image_discriminator"] == "from_generator":
+        d_image = generator_discriminator(str(cfg["generator"]))
+    else:
+        d_image = factory.build("image_discriminator", dict(cfg["image_discriminator"], img_resolution=R))
     d_video = factory.build("video_discriminator", dict(cfg["video_discriminator"], img_resolution=R))
     if cfg.get("init"):
         load_init_weights(encoder, Path(cfg["init"]))
     return [m.to(device) for m in (encoder, recurrent, d_image, d_video)]
+
+
+def generator_discriminator(path: str):
+    """A trainable copy of the image discriminator saved with the livevis generator bundle at `path`."""
+    from livevis.models.bundle import load_bundle
+
+    if not Path(path).is_dir():
+        raise LivevisError(f"image_discriminator=from_generator needs a livevis generator bundle, not {path}")
+    d_image = load_bundle(path).image_discriminator
+    if d_image is None:
+        raise LivevisError(f"image_discriminator=from_generator: {path} holds no image discriminator")
+    return copy.deepcopy(d_image).float().train().requires_grad_(True)
 
 
 def load_init_weights(encoder, run_dir: Path) -> None:
@@ -274,6 +296,7 @@ def train(args, run, dist) -> Path:
         l_av = losses.cosine_distance(a, v)
         l_at = losses.cosine_distance(v, text[:, None].expand_as(v))
         l_b = losses.latent_regulariser(ws, w_bar)
+        l_spread = losses.layer_spread(ws)                                     # ws [b, T, num_ws, w_dim]
         l_vv, l_frame = torch.zeros((), device=device), torch.zeros((), device=device)
         if w_vv > 0:
             with torch.no_grad():
@@ -288,7 +311,7 @@ def train(args, run, dist) -> Path:
         l_sync = losses.correlation_loss(motion, strength[:, 1:])
         loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
                   + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync
-                  + w_vv * l_vv + w_frame * l_frame)
+                  + w_vv * l_vv + w_frame * l_frame + float(L.get("w_spread", 0.0)) * l_spread)
         loss_g = common.optimize(loss_g, opt_g, g_params, fault)
 
         # ---- discriminators ----
@@ -310,7 +333,7 @@ def train(args, run, dist) -> Path:
         loss_d.backward()
         common.average_gradients(d_params)
         opt_d.step()
-        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(),
+        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "spread": l_spread.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(),
                 "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
                 "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
 
