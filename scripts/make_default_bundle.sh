@@ -8,6 +8,10 @@
 # Every stage resumes: re-running continues an interrupted stage from its last checkpoint and skips
 # finished ones, so the recipe can be spread over several sessions (GPU or background CPU).
 #
+# Usage: scripts/make_default_bundle.sh [PROFILE]
+#   PROFILE names scripts/default-bundle-PROFILE.env, knob settings read first (the environment still
+#   overrides them). `cpu` is the shipped default: 64 px, sized for a 2-core CPU (about an hour).
+#
 # Knobs (environment variables; empty = the stage preset's value):
 #   WORK=build/default-bundle   where the dataset and runs go
 #   OUT=livevis/data/default    where the fp16 bundle is written (replaced whole)
@@ -28,6 +32,25 @@
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
 #   GEN_STEPS=4 CLIP_STEPS=4 AUDIO_STEPS=2 VIDEO_STEPS=2 EVAL_CLIPS=3 scripts/make_default_bundle.sh
 set -euo pipefail
+
+if [[ $# -gt 1 ]]; then
+    echo "usage: scripts/make_default_bundle.sh [PROFILE]" >&2
+    exit 2
+fi
+if [[ $# -eq 1 ]]; then
+    profile="$(dirname "$0")/default-bundle-$1.env"
+    if [[ ! -f "$profile" ]]; then
+        echo "make_default_bundle.sh: no profile '$1' ($profile)" >&2
+        exit 2
+    fi
+    # KEY=VALUE lines; a variable already set in the environment wins
+    while IFS= read -r line; do
+        [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+        key=${line%%=*}
+        value=${line#*=}
+        [[ -z "${!key+x}" ]] && export "$key=$value"
+    done < "$profile"
+fi
 
 WORK=${WORK:-build/default-bundle}
 OUT=${OUT:-livevis/data/default}

@@ -12,7 +12,7 @@ DEFAULT_NAME = "default"
 
 
 def default_bundle_path() -> Path:
-    """The stand-in bundle shipped inside the package (livevis/data/default)."""
+    """The default bundle shipped inside the package (livevis/data/default, made by scripts/make_default_bundle.sh)."""
     path = Path(str(importlib.resources.files("livevis") / "data" / "default"))
     if not (path / "config.json").is_file():
         raise LivevisError(f"the embedded default bundle is missing from this installation ({path})")

@@ -61,13 +61,14 @@ def test_info_default(capsys):
     assert main(["models", "info"]) == 0
     out = capsys.readouterr().out
     lines = dict(line.split(":", 1) for line in out.splitlines())
-    assert lines["description"].strip().startswith("untrained stand-in")
-    assert lines["stand-in"].strip().startswith("yes")
+    assert lines["description"].strip().startswith("trained by livevis")
+    assert lines["stand-in"].strip() == "no"
     assert lines["sound_encoder"].strip().startswith("sound_encoder (")
+    assert lines["clip"].strip().startswith("open_clip_config (")  # the small CLIP the recipe trains
     assert "thunderstorm" in lines["classes"]
     assert main(["models", "info", "default", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["config"]["provenance"]["stand_in"] is True and len(doc["sha256"]) == 64
+    assert doc["config"]["provenance"]["stand_in"] is False and len(doc["sha256"]) == 64
 
 
 def test_info_of_a_registry_entry_does_not_download(capsys):

@@ -97,6 +97,15 @@ def test_window_under_xvfb_shows_frames(xvfb, tiny_bundle, tmp_path):
     assert frames.std() > 1.0
 
 
+def test_no_model_flag_plays_the_shipped_trained_default(tmp_path):
+    out = tmp_path / "default.mp4"
+    proc = livevis("run", "--input", "synth:noise", "--headless", "--seconds", 2, "--fps", FPS, "--record", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "livevis: model default (bundle): trained by livevis" in proc.stderr and "STAND-IN" not in proc.stderr
+    frames = _check_recording(out, 2.0)
+    assert frames.std() > 1.0
+
+
 def test_bad_input(xvfb, tiny_bundle, tmp_path):
     bad = tmp_path / "text.wav"
     bad.write_text("this is not audio")

@@ -269,24 +269,43 @@ def test_bundle_new_validates_classes():
 
 
 # ---------------------------------------------------------------------------------------------
-# the shipped default (an untrained stand-in)
+# the shipped default (trained by scripts/make_default_bundle.sh; its eval is in tests/eval)
 
 
-def test_shipped_default_is_an_honest_stand_in():
+def test_shipped_default_is_the_recipes_trained_bundle():
     from livevis.models.resolve import default_bundle_path, resolve_model
 
     path = resolve_model(None)
     assert path == resolve_model("default") == default_bundle_path()
     doc = read_config(path)
-    assert doc["provenance"]["stand_in"] is True
-    assert doc["description"].startswith("untrained stand-in")
-    assert doc["weights_dtype"] == "float16"
-    assert "clip" not in doc
+    prov = doc["provenance"]
+    assert prov["stand_in"] is False and prov["recipe"] == "scripts/make_default_bundle.sh"
+    assert set(prov["knobs"]) >= {"SEED", "CLIPS", "SIZE", "GEN_STEPS", "VIDEO_STEPS"}   # the recipe's settings as run
+    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video"} and prov["hardware"]["name"]
+    result = prov["eval"]                                   # what `livevis eval` measured when it was made
+    assert result["semantic_accuracy"] > result["baseline"]["semantic_accuracy"] + 0.2
+    assert result["sync_r"] > result["baseline"]["sync_r"]
+    assert doc["weights_dtype"] == "float16" and doc["name"] == "default"
+    assert "clip" in doc and "image_discriminator" not in doc and "video_discriminator" not in doc
     assert [c["name"] for c in doc["classes"]] == [
         "thunderstorm", "rain", "waterfall", "fire_crackling", "wind", "underwater_bubbling", "volcano",
         "splashing_water", "calm",
     ]
-    assert sum(f.stat().st_size for f in path.iterdir()) < 30e6
+    assert sum(f.stat().st_size for f in path.iterdir()) < 60e6   # the issue's weight budget
+
+
+def test_recipe_profile_is_what_made_the_shipped_default():
+    """scripts/default-bundle-cpu.env (`make_default_bundle.sh cpu`) holds the knobs the shipped
+    bundle records, so the documented command regenerates it."""
+    from pathlib import Path
+
+    from livevis.models.resolve import default_bundle_path
+
+    profile = Path(__file__).resolve().parents[2] / "scripts" / "default-bundle-cpu.env"
+    lines = [ln for ln in profile.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    knobs_file = dict(ln.split("=", 1) for ln in lines)
+    shipped = read_config(default_bundle_path())["provenance"]["knobs"]
+    assert {k: knobs_file.get(k, "") for k in shipped} == shipped
 
 
 @torch.no_grad()
@@ -294,32 +313,19 @@ def test_shipped_default_runs_one_live_step():
     from livevis.audio.mel import log_mel
 
     b = load_bundle("default")
-    assert b.is_stand_in and b.generator.img_resolution == 256
-    a = b.audio
+    assert not b.is_stand_in and b.clip is not None
+    a, gen = b.audio, b.generator
+    R = gen.img_resolution
     samples = torch.from_numpy(__import__("numpy").random.default_rng(0).standard_normal(a.window_samples).astype("float32"))
     mel = log_mel(samples * 0.1, a.sample_rate, a.n_fft, a.hop_length, a.n_mels, a.fmin, a.fmax).unsqueeze(0)
     assert mel.shape == (1, a.n_mels, a.frames)
     emb, offset = b.sound_encoder(mel)  # [1, D], [1, num_ws, w_dim]
-    gen = b.generator
-    assert offset.shape == (1, gen.num_ws, gen.w_dim)
+    assert emb.shape == (1, b.clip.embed_dim) and offset.shape == (1, gen.num_ws, gen.w_dim)
     ws = gen.mapping(torch.randn(1, gen.z_dim, generator=torch.Generator().manual_seed(0)))
     ws_next, hidden = b.recurrent.step(ws, b.recurrent.init_hidden(1), offset)
     img = gen.synthesis(ws_next, noise_mode="const")
-    assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
+    assert img.shape == (1, 3, R, R) and torch.isfinite(img).all()
     assert not torch.equal(ws_next, ws)
-
-
-def test_shipped_default_reacts_to_sound():
-    """Noise bursts must move the picture far more than silence (the live tests ask for >= 2x)."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "make_standin_bundle.py"
-    spec = importlib.util.spec_from_file_location("make_standin_bundle", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.check("default", seconds=1.5)
-    assert result["ratio"] >= 4.0, result
 
 
 @pytest.mark.gpu

@@ -64,8 +64,8 @@ from livevis.training.stages import common
 from livevis.training.stages.audio import ENCODER_RECORD, ENCODER_WEIGHTS, FrozenEmbeddings, frame_at
 
 _LOSS = {"w_clip_av": 1.0, "w_clip_at": 1.0, "lambda_b": 0.05, "w_adv_image": 0.1, "w_adv_video": 0.1,
-         "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "w_spread": 0.0, "adversarial": "hinge", "r1_gamma": 1.0,
-         "r1_every": 4, "detach_audio_embedding": False}
+         "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "w_spread": 0.0,
+         "adversarial": "hinge", "r1_gamma": 1.0, "r1_every": 4, "detach_audio_embedding": False}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {

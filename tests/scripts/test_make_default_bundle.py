@@ -1,0 +1,59 @@
+"""scripts/make_default_bundle.sh end to end at smoke size: the `cpu` profile read first, the
+environment overriding it, every stage, eval, and the fp16 bundle with its provenance; UNTIL and
+unknown profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from livevis.models.bundle import load_bundle
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "make_default_bundle.sh"
+LIVEVIS = f"{sys.executable} -m livevis"
+
+SMOKE = {  # overrides of the cpu profile: seconds instead of an hour
+    "CLIPS": "18", "SIZE": "32", "CLIP_SECONDS": "1.5", "EVAL_CLIPS": "3", "WORKERS": "1",
+    "GEN_STEPS": "2", "GEN_SET": "G.img_resolution=32 G.channel_base=256 G.channel_max=32 sample_every=0",
+    "CLIP_STEPS": "2", "CLIP_SET": "model.image_size=32", "AUDIO_STEPS": "2",
+    "VIDEO_STEPS": "2", "VIDEO_SET": "clip_steps=4 sample_every=0",
+}
+
+
+def _recipe(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    full = {**os.environ, "OMP_NUM_THREADS": "1", "LIVEVIS": LIVEVIS, "PYTHON": sys.executable,
+            "WORK": str(tmp_path / "work"), "OUT": str(tmp_path / "default"), **env}
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=full, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_cpu_profile_smoke_run_makes_a_playable_fp16_bundle(tmp_path):
+    proc = _recipe(tmp_path, "cpu", **SMOKE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bundle = load_bundle(tmp_path / "default")
+    prov = bundle.config["provenance"]
+    assert bundle.config["weights_dtype"] == "float16" and bundle.name == "default"
+    assert prov["recipe"] == "scripts/make_default_bundle.sh" and prov["stand_in"] is False
+    assert prov["knobs"]["PRESET"] == "tiny" and prov["knobs"]["FPS"] == "10"      # from the profile
+    assert prov["knobs"]["CLIPS"] == "18" and prov["knobs"]["GEN_STEPS"] == "2"    # the environment wins
+    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video"}
+    result = json.loads((tmp_path / "work" / "eval.json").read_text())
+    assert prov["eval"] == result and result["clips"] == 3
+    assert bundle.image_discriminator is None and bundle.clip is not None and bundle.generator.img_resolution == 32
+
+
+def test_until_stops_after_the_named_stage_and_bad_profiles_are_refused(tmp_path):
+    proc = _recipe(tmp_path, "cpu", UNTIL="prepare", **SMOKE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "work" / "data" / "index.json").is_file()
+    assert not (tmp_path / "work" / "generator").exists() and "stopping after prepare" in proc.stderr
+    bad = _recipe(tmp_path, "nope")
+    assert bad.returncode == 2 and "no profile 'nope'" in bad.stderr
+    bad = _recipe(tmp_path, UNTIL="everything")
+    assert bad.returncode == 2 and "UNTIL must be" in bad.stderr
