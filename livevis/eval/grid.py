@@ -26,9 +26,10 @@ class ClassGrid:
         row = self.rows.setdefault(label, {})
         if kind in row:
             return
-        R = frames.shape[-1]
-        real = item["frames"][item["frames"].shape[0] // 2].float()[None] / 127.5 - 1.0   # [1, 3, H, W]
-        row.setdefault("real", F.interpolate(real, size=(R, R), mode="area") if real.shape[-1] != R else real)
+        if "real" not in row:
+            R = frames.shape[-1]
+            real = item["frames"][item["frames"].shape[0] // 2].float()[None] / 127.5 - 1.0   # [1, 3, H, W]
+            row["real"] = F.interpolate(real, size=(R, R), mode="area") if real.shape[-1] != R else real
         row[kind] = frames[:: self.stride].float().cpu()
 
     def save(self, path: str | Path) -> Path:

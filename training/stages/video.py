@@ -110,7 +110,7 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         raise LivevisError("the video stage needs --generator PATH (NVlabs .pkl, rosinality .pt or a livevis bundle)")
     load_frozen_generator(str(config["generator"]))  # a bad --generator fails before the run folder is made
     if config["image_discriminator"] == "from_generator":
-        generator_discriminator(str(config["generator"]))
+        _saved_discriminator(str(config["generator"]))
     if config["loss"]["adversarial"] not in losses.ADVERSARIAL:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
     if not 0.0 <= float(config.get("anchor_leak", 0.0)) < 1.0:
@@ -174,8 +174,10 @@ def build_models(cfg: dict[str, Any], generator, embed_dim: int, fe: AudioFronte
     return [m.to(device) for m in (encoder, recurrent, d_image, d_video)]
 
 
-def generator_discriminator(path: str):
-    """A trainable copy of the image discriminator saved with the livevis generator bundle at `path`."""
+@functools.lru_cache(maxsize=1)
+def _saved_discriminator(path: str):
+    """The image discriminator saved with the livevis generator bundle at `path` (cached: configure
+    checks it, build_models copies it)."""
     from livevis.models.bundle import load_bundle
 
     if not Path(path).is_dir():
@@ -183,7 +185,12 @@ def generator_discriminator(path: str):
     d_image = load_bundle(path).image_discriminator
     if d_image is None:
         raise LivevisError(f"image_discriminator=from_generator: {path} holds no image discriminator")
-    return copy.deepcopy(d_image).float().train().requires_grad_(True)
+    return d_image
+
+
+def generator_discriminator(path: str):
+    """A trainable copy of the image discriminator saved with the livevis generator bundle at `path`."""
+    return copy.deepcopy(_saved_discriminator(path)).float().train().requires_grad_(True)
 
 
 def load_init_weights(encoder, run_dir: Path) -> None:
@@ -245,7 +252,9 @@ def train(args, run, dist) -> Path:
     R = int(generator.img_resolution)
     flux_frames = max(1, math.ceil(step_samples / fe.hop_length))
     anchor_leak = float(cfg.get("anchor_leak", 0.0))  # runs made before the key existed trained without it
+    # Terms added after the first runs: configs saved before them train without (resume unchanged).
     w_vv, w_frame, pool = float(L.get("w_clip_vv", 0.0)), float(L.get("w_frame", 0.0)), int(L.get("frame_pool", 8))
+    w_spread = float(L.get("w_spread", 0.0))
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
@@ -311,7 +320,7 @@ def train(args, run, dist) -> Path:
         l_sync = losses.correlation_loss(motion, strength[:, 1:])
         loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
                   + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync
-                  + w_vv * l_vv + w_frame * l_frame + float(L.get("w_spread", 0.0)) * l_spread)
+                  + w_vv * l_vv + w_frame * l_frame + w_spread * l_spread)
         loss_g = common.optimize(loss_g, opt_g, g_params, fault)
 
         # ---- discriminators ----
