@@ -4,6 +4,10 @@ The ws are split into coarse / mid / fine groups (paper, 16 ws: [0, 3), [3, 6), 
 has its own block: a GRU cell written from nn.Linear ops (TensorRT has no GRU converter) whose input
 is the group's slice of E_a(x) + w_hat (flattened, projected down), and whose output is a residual
 update of the group's latents, initialised small so an untrained block barely moves them.
+With linear_path, each block also adds a linear map of that same input, per layer, to its update
+(starts at zero). The pull a sound needs, "towards the latent of what it sounds like", is linear in
+w_hat (rate * (target - w_hat)); through the GRU's projection and tanh it is slow to learn and
+approximate, through this path it is one matrix (shared by the group's layers: w_dim^2 weights).
 
 Indexing (one set of weights, two entry points):
     ws[-1] := ws0, hidden[-1] := init_hidden(B)
@@ -65,6 +69,7 @@ class RecurrentConfig(StrictConfig):
     hidden_dim: int = 128               # GRU state size per block
     update_scale: float = 0.1           # multiplier on each block's residual update
     update_init_scale: float = 0.01     # initial std of the update head, relative to He init
+    linear_path: bool = False           # add Linear(w_dim, w_dim)(E_a(x) + w_hat) per layer to the update
 
     def __post_init__(self) -> None:
         if self.num_ws < 1 or self.w_dim < 1 or self.hidden_dim < 1 or self.input_dim < 0:
@@ -95,7 +100,8 @@ class LinearGRUCell(nn.Module):
 class RecurrentBlock(nn.Module):
     """One ws group: (group latents + offset) -> GRU -> residual update of the group latents."""
 
-    def __init__(self, group_size: int, w_dim: int, input_dim: int, hidden_dim: int, update_init_scale: float):
+    def __init__(self, group_size: int, w_dim: int, input_dim: int, hidden_dim: int, update_init_scale: float,
+                 linear_path: bool = False):
         super().__init__()
         flat = group_size * w_dim
         self.project: nn.Module = nn.Linear(flat, input_dim) if input_dim > 0 else nn.Identity()
@@ -103,11 +109,19 @@ class RecurrentBlock(nn.Module):
         self.update = nn.Linear(hidden_dim, flat)
         nn.init.normal_(self.update.weight, std=update_init_scale * (2.0 / hidden_dim) ** 0.5)
         nn.init.zeros_(self.update.bias)
+        self.linear: nn.Linear | None = None
+        if linear_path:
+            self.linear = nn.Linear(w_dim, w_dim)
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [B, group_size * w_dim], h [B, H] -> (update [B, group_size * w_dim], h_next [B, H])."""
-        h_next = self.cell(self.project(x), h)
-        return self.update(h_next), h_next
+        """x [B, group_size, w_dim], h [B, H] -> (update [B, group_size, w_dim], h_next [B, H])."""
+        h_next = self.cell(self.project(x.flatten(1)), h)
+        update = self.update(h_next).view(x.shape)
+        if self.linear is not None:
+            update = update + self.linear(x)
+        return update, h_next
 
 
 class RecurrentBlocks(nn.Module):
@@ -118,7 +132,8 @@ class RecurrentBlocks(nn.Module):
         self.config = config
         self.groups = config.groups
         self.blocks = nn.ModuleList(
-            RecurrentBlock(end - start, config.w_dim, config.input_dim, config.hidden_dim, config.update_init_scale)
+            RecurrentBlock(end - start, config.w_dim, config.input_dim, config.hidden_dim, config.update_init_scale,
+                           config.linear_path)
             for start, end in self.groups
         )
 
@@ -146,9 +161,8 @@ class RecurrentBlocks(nn.Module):
         inp = ws + offset  # [B, num_ws, w_dim]: E_a(x^(t-1)) + w_hat^(t-1)
         ws_parts, h_parts = [], []
         for g, ((start, end), block) in enumerate(zip(self.groups, self.blocks)):
-            x = inp[:, start:end].reshape(B, (end - start) * c.w_dim)   # [B, n_g * w_dim]
-            update, h_next = block(x, hidden[:, g])                       # [B, n_g * w_dim], [B, H]
-            ws_parts.append(ws[:, start:end] + c.update_scale * update.reshape(B, end - start, c.w_dim))
+            update, h_next = block(inp[:, start:end], hidden[:, g])      # [B, n_g, w_dim], [B, H]
+            ws_parts.append(ws[:, start:end] + c.update_scale * update)
             h_parts.append(h_next)
         return torch.cat(ws_parts, dim=1), torch.stack(h_parts, dim=1)
 

@@ -181,3 +181,34 @@ def test_backprop_through_time_reaches_all_weights_and_offsets():
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in rec.parameters())
     assert offsets.grad[:, 0].abs().sum() > 0  # the first offset influences later steps' loss
+
+
+def test_linear_path_starts_silent_and_keeps_old_weights_loadable():
+    plain = _trained_like(RecurrentConfig(**TINY))
+    with_path = RecurrentBlocks(RecurrentConfig(**TINY, linear_path=True)).eval()
+    extra = set(with_path.state_dict()) - set(plain.state_dict())
+    assert extra == {f"blocks.{g}.{k}" for g in range(3) for k in ("linear.weight", "linear.bias")}
+    # Bundles saved before linear_path existed hold exactly the plain keys, and load as before.
+    with_path.load_state_dict(plain.state_dict(), strict=False)
+    ws0, offsets = torch.randn(2, 8, 16), torch.randn(2, 5, 8, 16)
+    with torch.no_grad():
+        assert torch.equal(with_path(ws0, offsets), plain(ws0, offsets))   # zero-initialised path adds nothing
+
+
+def test_linear_path_can_pull_the_latent_to_where_the_sound_says():
+    """With the GRU's update silenced and the path set to -I, each step moves ws half way to -offset:
+    the pull towards a sound's latent is one matrix, reachable from any starting latent."""
+    rec = RecurrentBlocks(RecurrentConfig(**TINY, linear_path=True)).eval()
+    with torch.no_grad():
+        for blk in rec.blocks:
+            blk.update.weight.zero_()
+            blk.linear.weight.copy_(-torch.eye(16))
+    target = torch.randn(1, 8, 16)
+    offsets = (-target)[:, None].expand(1, 30, 8, 16)
+    for start in (torch.randn(1, 8, 16), torch.randn(1, 8, 16) * 5):
+        with torch.no_grad():
+            seq = rec(start, offsets)                                       # ws_t = ws_{t-1} - 0.5 (ws_{t-1} - target)
+        assert torch.allclose(seq[:, 0], 0.5 * (start + target), atol=1e-6)
+        assert torch.allclose(seq[:, -1], target, atol=1e-5)
+    grads = torch.autograd.grad(rec(start, offsets).sum(), [b.linear.weight for b in rec.blocks])
+    assert all(g.abs().sum() > 0 for g in grads)

@@ -21,7 +21,8 @@ def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
     out = tmp_path / "run"
     code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 20,
                       "--generator", tiny_generator, "--set", "fixed_batch=true", "--set", "sample_every=0",
-                      "--set", "loss.w_adv_image=0", "--set", "loss.w_adv_video=0")
+                      "--set", "loss.w_adv_image=0", "--set", "loss.w_adv_video=0",
+                      "--set", "loss.w_latent=0", "--set", "recurrent.linear_path=false")   # both: next test
     assert code == 0, err
     rows = metric_rows(out)
     first, last = rows[0], rows[-1]
@@ -82,6 +83,25 @@ def _write_wav(path, samples: np.ndarray, sr: int) -> None:
         w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
+def test_latent_targets_pull_the_trajectory_and_the_linear_path_speeds_it(tiny_data, tiny_generator, tmp_path):
+    """The latent term alone: ws approach the bank latents of the real frames step after step, and
+    faster with the recurrent blocks' linear path than through the GRU alone."""
+    others = [x for k in ("w_clip_av", "w_clip_at", "lambda_b", "w_sync", "w_clip_vv", "w_frame", "w_adv_image", "w_adv_video")
+              for x in ("--set", f"loss.{k}=0")]
+    curves = {}
+    for path in ("true", "false"):
+        out = tmp_path / path
+        code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 20,
+                          "--generator", tiny_generator, "--set", "fixed_batch=true", "--set", "sample_every=0",
+                          *others, "--set", f"recurrent.linear_path={path}")
+        assert code == 0, err
+        curves[path] = [r["latent"] for r in metric_rows(out)]
+    fast, slow = curves["true"], curves["false"]
+    assert fast[0] == pytest.approx(slow[0], rel=1e-3)        # same start: the path begins at zero
+    assert all(b < a for a, b in zip(fast, fast[1:]))
+    assert fast[-1] < 0.75 * fast[0] and fast[-1] < slow[-1] - 0.03, curves
+
+
 def test_discriminator_from_the_generator_bundle_and_the_w_spread_term(tiny_data, tmp_path):
     """image_discriminator=from_generator starts D_I as the generator stage's D (then trains it);
     the w_spread term is logged (losses.layer_spread is checked in tests/training/test_losses.py)."""
@@ -125,6 +145,7 @@ def test_onset_strength_rises_on_a_click():
     (("--generator", "GEN", "--init", "/nonexistent/run"), "no sound_encoder.json"),
     (("--generator", "GEN", "--set", "loss.adversarial=wgan"), "loss.adversarial must be one of"),
     (("--generator", "GEN", "--set", "anchor_leak=1.5"), "anchor_leak must be in [0, 1)"),
+    (("--generator", "GEN", "--set", "latent_bank.k=0"), "loss.w_latent needs latent_bank.size >= 1 and latent_bank.k >= 1"),
 ])
 def test_video_errors_are_one_line(tiny_data, tiny_generator, tmp_path, extra, message):
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")

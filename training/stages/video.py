@@ -23,6 +23,10 @@ Losses of E_a and the recurrent blocks (weights in config "loss", saved with the
     w_sync * (1 - corr_t(|frame[t] - frame[t-1]|, onset strength[t]))
     w_clip_vv * (1 - cos(CLIP(frame), CLIP(real frame)))        the clip's own picture at that step
     w_frame * mean |pool(frame) - pool(real frame)|              its coarse layout and light (frame_pool^2)
+    w_latent * mean (ws - w_target(real frame))^2                the same picture, asked of the latent:
+                                                                w_target is the mean w of the frozen
+                                                                generator's own samples that look most
+                                                                like the real frame (training/latent_bank.py)
 The two real-frame terms use what the paired dataset offers beyond the class: the real video of the
 same instant, in CLIP space (what it shows) and at frame_pool x frame_pool pixels (where it is bright,
 when the lightning flashes), never the fine detail a frozen generator cannot copy.
@@ -55,7 +59,7 @@ import torch.nn.functional as F
 from livevis.errors import LivevisError
 from livevis.models import factory
 from livevis.models.bundle import AudioFrontend, Bundle, save_bundle
-from livevis.training import losses
+from livevis.training import latent_bank, losses
 from livevis.training.augment import augment_frames
 from livevis.training.clip_spec import bundle_clip_spec, load_clip
 from livevis.training.data import ClipDataset
@@ -65,7 +69,7 @@ from livevis.training.stages.audio import ENCODER_RECORD, ENCODER_WEIGHTS, Froze
 
 _LOSS = {"w_clip_av": 1.0, "w_clip_at": 1.0, "lambda_b": 0.05, "w_adv_image": 0.1, "w_adv_video": 0.1,
          "w_sync": 0.5, "w_clip_vv": 1.0, "w_frame": 1.0, "frame_pool": 8, "w_spread": 0.0,
-         "adversarial": "hinge", "r1_gamma": 1.0, "r1_every": 4, "detach_audio_embedding": False}
+         "w_latent": 10.0, "adversarial": "hinge", "r1_gamma": 1.0, "r1_every": 4, "detach_audio_embedding": False}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -74,10 +78,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr": 1e-3, "lr_d": 2e-3, "betas": [0.0, 0.99],
         "audio": AudioFrontend().to_dict(),
         "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "offset_init_scale": 0.01},
-        "recurrent": {"input_dim": 32, "hidden_dim": 32, "update_scale": 0.1, "update_init_scale": 0.01},
+        "recurrent": {"input_dim": 32, "hidden_dim": 32, "update_scale": 0.1, "update_init_scale": 0.01, "linear_path": True},
         "image_discriminator": {"channel_base": 512, "channel_max": 32, "mbstd_group_size": 4},
         "video_discriminator": {"base_channels": 8, "max_channels": 32, "num_layers": 3, "temporal_kernel": 3},
-        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125},
+        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125}, "latent_bank": dict(latent_bank.DEFAULTS, size=256),
     },
     "default": {
         "steps": 20000, "batch": 8, "seed": 0, "ckpt_every": 1000, "sample_every": 1000, "clip_steps": 8,
@@ -85,10 +89,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr": 2e-4, "lr_d": 2e-4, "betas": [0.0, 0.99],
         "audio": AudioFrontend().to_dict(),
         "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [1, 1, 1, 1], "offset_init_scale": 0.01},
-        "recurrent": {"input_dim": 128, "hidden_dim": 128, "update_scale": 0.1, "update_init_scale": 0.01},
+        "recurrent": {"input_dim": 128, "hidden_dim": 128, "update_scale": 0.1, "update_init_scale": 0.01, "linear_path": True},
         "image_discriminator": {"channel_base": 16384, "channel_max": 512, "mbstd_group_size": 4},
         "video_discriminator": {"base_channels": 64, "max_channels": 512, "num_layers": 4, "temporal_kernel": 3},
-        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125},
+        "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125}, "latent_bank": dict(latent_bank.DEFAULTS),
     },
 }
 
@@ -115,6 +119,9 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         raise LivevisError(f"loss.adversarial must be one of {', '.join(losses.ADVERSARIAL)}")
     if not 0.0 <= float(config.get("anchor_leak", 0.0)) < 1.0:
         raise LivevisError(f"anchor_leak must be in [0, 1), got {config['anchor_leak']}")
+    bank = config.get("latent_bank") or {}
+    if float(config["loss"].get("w_latent", 0.0)) > 0 and not (int(bank.get("size", 0)) >= 1 and int(bank.get("k", 0)) >= 1):
+        raise LivevisError("loss.w_latent needs latent_bank.size >= 1 and latent_bank.k >= 1")
     if config["clip_steps"] < 2:
         raise LivevisError("clip_steps must be >= 2 (motion needs consecutive steps)")
     return config
@@ -254,7 +261,11 @@ def train(args, run, dist) -> Path:
     anchor_leak = float(cfg.get("anchor_leak", 0.0))  # runs made before the key existed trained without it
     # Terms added after the first runs: configs saved before them train without (resume unchanged).
     w_vv, w_frame, pool = float(L.get("w_clip_vv", 0.0)), float(L.get("w_frame", 0.0)), int(L.get("frame_pool", 8))
-    w_spread = float(L.get("w_spread", 0.0))
+    w_spread, w_latent = float(L.get("w_spread", 0.0)), float(L.get("w_latent", 0.0))
+    bank = None
+    if w_latent > 0:  # same seed on every rank and on resume: the same bank
+        bank = latent_bank.build_bank(generator, clip, truncation=cfg["truncation"], pool=pool, device=device,
+                                      **dict(latent_bank.DEFAULTS, **cfg.get("latent_bank", {})))
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
@@ -306,11 +317,14 @@ def train(args, run, dist) -> Path:
         l_at = losses.cosine_distance(v, text[:, None].expand_as(v))
         l_b = losses.latent_regulariser(ws, w_bar)
         l_spread = losses.layer_spread(ws)                                     # ws [b, T, num_ws, w_dim]
-        l_vv, l_frame = torch.zeros((), device=device), torch.zeros((), device=device)
-        if w_vv > 0:
+        l_vv, l_frame, l_latent = (torch.zeros((), device=device) for _ in range(3))
+        if w_vv > 0 or bank is not None:
             with torch.no_grad():
                 v_real = clip.encode_image(real.flatten(0, 1)).view(b, T, -1)  # [b, T, D]
             l_vv = losses.cosine_distance(v, v_real)
+        if bank is not None:
+            w_target = bank.targets(v_real.flatten(0, 1), real.flatten(0, 1)).view(b, T, -1)   # [b, T, w_dim]
+            l_latent = latent_bank.latent_target_loss(ws, w_target)
         if w_frame > 0:
             l_frame = (F.adaptive_avg_pool2d(img.flatten(0, 1), pool) - F.adaptive_avg_pool2d(real.flatten(0, 1), pool)).abs().mean()
         fake_aug = augment_frames(img, fake_gens, **aug)                       # [b, T, 3, R, R]
@@ -320,7 +334,7 @@ def train(args, run, dist) -> Path:
         l_sync = losses.correlation_loss(motion, strength[:, 1:])
         loss_g = (L["w_clip_av"] * l_av + L["w_clip_at"] * l_at + L["lambda_b"] * l_b
                   + L["w_adv_image"] * adv_i + L["w_adv_video"] * adv_v + L["w_sync"] * l_sync
-                  + w_vv * l_vv + w_frame * l_frame + w_spread * l_spread)
+                  + w_vv * l_vv + w_frame * l_frame + w_spread * l_spread + w_latent * l_latent)
         loss_g = common.optimize(loss_g, opt_g, g_params, fault)
 
         # ---- discriminators ----
@@ -342,7 +356,7 @@ def train(args, run, dist) -> Path:
         loss_d.backward()
         common.average_gradients(d_params)
         opt_d.step()
-        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "spread": l_spread.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(),
+        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "spread": l_spread.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(), "latent": l_latent.item(),
                 "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
                 "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
 
