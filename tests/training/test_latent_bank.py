@@ -48,6 +48,13 @@ def test_latent_target_loss_asks_every_layer_for_the_target():
         latent_target_loss(ws, target[:, :4])
 
 
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory):
+    from tests.rigs.tiny_bundle import make_tiny_bundle
+
+    return make_tiny_bundle(tmp_path_factory.mktemp("bank") / "gen.bundle", seed=3)
+
+
 def test_a_bank_of_a_real_generator_holds_its_mapping_outputs(tiny_generator):
     from livevis.models.bundle import load_bundle
     from livevis.training.clip_spec import load_clip
@@ -72,11 +79,3 @@ def test_a_bank_of_a_real_generator_holds_its_mapping_outputs(tiny_generator):
     assert torch.allclose(bank.targets(emb, frames), ws[:3, 0], atol=1e-5)
     with pytest.raises(ValueError, match="positive"):
         build_bank(generator, clip, **dict(kw, k=0))
-
-
-@pytest.fixture(scope="module")
-def tiny_generator(tmp_path_factory):
-    from tests.rigs.tiny_bundle import make_tiny_bundle
-
-    return make_tiny_bundle(tmp_path_factory.mktemp("bank") / "gen.bundle", seed=3)
-

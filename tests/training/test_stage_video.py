@@ -22,7 +22,7 @@ def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
     code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 20,
                       "--generator", tiny_generator, "--set", "fixed_batch=true", "--set", "sample_every=0",
                       "--set", "loss.w_adv_image=0", "--set", "loss.w_adv_video=0",
-                      "--set", "loss.w_latent=0", "--set", "recurrent.linear_path=false")   # both: next test
+                      "--set", "loss.w_latent=0", "--set", "recurrent.linear_path=false")   # both tested below
     assert code == 0, err
     rows = metric_rows(out)
     first, last = rows[0], rows[-1]
