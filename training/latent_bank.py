@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from livevis.training import losses
+
 DEFAULTS = {"size": 4096, "k": 8, "pixel_weight": 2.0, "seed": 1}
 
 
@@ -61,6 +63,7 @@ def build_bank(generator, clip, *, size: int, k: int, pixel_weight: float, seed:
 
 
 def latent_target_loss(ws: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over elements of (ws - target)^2, ws [..., num_ws, w_dim], target [..., w_dim] (every layer)."""
+    """Eq. 3's squared distance with a per-frame target: ws [..., num_ws, w_dim], target [..., w_dim]
+    (asked of every layer)."""
     assert ws.shape[:-2] == target.shape[:-1] and ws.shape[-1] == target.shape[-1], (ws.shape, target.shape)
-    return (ws - target.unsqueeze(-2)).square().mean()
+    return losses.latent_regulariser(ws, target.unsqueeze(-2))

@@ -265,7 +265,7 @@ def train(args, run, dist) -> Path:
     bank = None
     if w_latent > 0:  # same seed on every rank and on resume: the same bank
         bank = latent_bank.build_bank(generator, clip, truncation=cfg["truncation"], pool=pool, device=device,
-                                      **dict(latent_bank.DEFAULTS, **cfg.get("latent_bank", {})))
+                                      **cfg["latent_bank"])
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
