@@ -8,10 +8,10 @@ import time
 import pytest
 
 from tests.audio.media_files import bad_files
-from tests.rigs.pulse import pulse_rig, tone_wav  # noqa: F401 - fixture
+from tests.rigs.pulse import pulse_rig, tone_wav, write_wav  # noqa: F401 - fixture
 
 LIVEVIS = [sys.executable, "-m", "livevis"]
-KEYS = {"t", "rms_db", "peak_hz", "status", "overflows"}
+KEYS = {"t", "rms_db", "peak_hz", "status", "overflows", "bpm", "beat", "onset"}
 
 
 def _listen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -93,6 +93,44 @@ def test_listen_survives_an_unplugged_device(pulse_rig, tmp_path):
     lost_at = states.index("device lost")
     assert "running" in states[lost_at:]  # back by itself, same process
     assert rows[-1]["t"] >= 9.9
+
+
+def _assert_tempo(rows: list[dict], bpm: float, tol: float) -> None:
+    for row in rows:
+        assert 0.0 <= row["beat"] < 1.0 and isinstance(row["onset"], bool)
+        assert row["bpm"] is None or isinstance(row["bpm"], float)
+    # Lines come every 0.25 s and a click every ~0.5 s: about half the lines carry an onset.
+    share = sum(r["onset"] for r in rows) / len(rows)
+    assert 0.3 < share < 0.8, share
+    last = rows[-1]["bpm"]
+    assert last is not None and abs(last / bpm - 1) < tol, [r["bpm"] for r in rows]
+
+
+def test_listen_json_reports_the_bpm_of_a_click_track_file(tmp_path):
+    from livevis.audio.synth import make_signal
+    from tests.audio.media_files import write_audio
+
+    path = write_audio(tmp_path / "clicks.wav", make_signal("clicks", 7.0, 22050, bpm=128.0), 22050)
+    res = _listen("--input", str(path), "--json")  # ends with the file (played at real-time pace)
+    assert res.returncode == 0, res.stderr
+    rows = _json_lines(res.stdout)
+    assert rows[0]["bpm"] is None  # no tempo before there is audio to hear it in
+    _assert_tempo(rows, 128.0, 0.01)
+
+
+@pytest.mark.pulse
+def test_listen_mic_json_reports_the_bpm_of_a_click_track_through_the_rig(pulse_rig, tmp_path):
+    from livevis.audio.synth import make_signal
+
+    pulse_rig.play(write_wav(tmp_path / "clicks.wav", make_signal("clicks", 20.0, 44100, bpm=118.0), 44100))
+    try:
+        res = _listen("--input", "mic", "--device", "pulse", "--json", "--seconds", "10")
+    finally:
+        pulse_rig.stop_playing()
+    assert res.returncode == 0, res.stderr
+    rows = _json_lines(res.stdout)
+    assert rows[-1]["status"] == "running"
+    _assert_tempo(rows, 118.0, 0.02)
 
 
 def test_listen_synth_json_lines_are_regular_and_flushed():
