@@ -1,7 +1,8 @@
 """Decode an audio file (or a video's audio track) to mono float32 at the model's sample rate.
 
 Limits, chosen for a live rig and said in the error messages: mono or stereo only (a multichannel
-stem would need a mixdown the performer did not choose) and sample rates up to 96 kHz.
+stem would need a mixdown the performer did not choose) and sample rates from 4 kHz up to 96 kHz
+(below that, resampling to the model's rate would multiply a small file into gigabytes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from livevis.errors import LivevisError
 
 MAX_CHANNELS = 2
 MAX_SAMPLE_RATE = 96_000
+MIN_SAMPLE_RATE = 4_000
 
 
 def _open_audio_stream(path: Path):
@@ -34,6 +36,9 @@ def _open_audio_stream(path: Path):
         container.close()
         raise LivevisError(f"no audio stream in {path}")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg knows no decoder for what the header names
+        container.close()
+        raise LivevisError(f"not a readable audio file: {path} (no decoder for its audio codec)")
     channels = stream.codec_context.channels
     rate = stream.codec_context.sample_rate
     if not channels or not rate:
@@ -45,6 +50,9 @@ def _open_audio_stream(path: Path):
     if rate > MAX_SAMPLE_RATE:
         container.close()
         raise LivevisError(f"{path} is {rate} Hz; livevis reads files up to {MAX_SAMPLE_RATE // 1000} kHz")
+    if rate < MIN_SAMPLE_RATE:
+        container.close()
+        raise LivevisError(f"{path} is {rate} Hz; livevis reads files from {MIN_SAMPLE_RATE // 1000} kHz up")
     return container, stream
 
 
@@ -82,3 +90,34 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     if samples.size == 0:
         raise LivevisError(f"no audio samples in {path}")
     return samples  # [N]
+
+
+def load_audio_native(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of `path` as it is: (float32 [N, channels], its sample rate).
+
+    No downmix and no resampling (only the sample format becomes float), for the program audio that
+    recordings and playback carry. Same errors as `load_audio`.
+    """
+    import av
+
+    path = Path(path)
+    container, stream = _open_audio_stream(path)
+    rate = int(stream.codec_context.sample_rate)
+    channels = int(stream.codec_context.channels)
+    layout = "mono" if channels == 1 else "stereo"
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)  # format conversion only
+    chunks: list[np.ndarray] = []
+    try:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())  # [C, n]
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray())
+    except av.FFmpegError as exc:
+        raise LivevisError(f"could not decode {path}: {_short(exc)}") from None
+    finally:
+        container.close()
+    if not chunks or sum(c.shape[1] for c in chunks) == 0:
+        raise LivevisError(f"no audio samples in {path}")
+    samples = np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32)  # [N, C]
+    return samples, rate

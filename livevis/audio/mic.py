@@ -1,7 +1,8 @@
 """Live input through PortAudio, surviving unplugged devices.
 
 Data path: PortAudio callback --copy--> raw ring [device rate, channels] --worker thread: mono mean,
-streaming resample--> model-rate ring. The callback only copies and notes the time; everything that
+streaming resample--> model-rate ring; the same worker copies the raw frames as they are into the
+program ring (the device's rate and channels: what recordings carry). The callback only copies and notes the time; everything that
 allocates or can be slow happens in the worker.
 
 Device loss: when no callback has come for `lost_after` seconds the worker reports "device lost",
@@ -19,6 +20,7 @@ import time
 import numpy as np
 
 from livevis.audio.devices import import_sounddevice, quiet_stderr, resolve_input_device
+from livevis.audio.program_audio import to_channels
 from livevis.audio.resample import StreamResampler
 from livevis.audio.ring import RingBuffer
 from livevis.audio.source import DEVICE_LOST, RUNNING, ArrivalTable, AudioSource, SourceStatus
@@ -31,8 +33,10 @@ POLL_SECONDS = 0.005
 class MicSource(AudioSource):
     def __init__(self, device: str | int | None = None, *, sample_rate: int, ring_seconds: float = 10.0,
                  lost_after: float = 1.0, retry_interval: float = 1.0, startup_grace: float = 3.0):
-        super().__init__(sample_rate, ring_seconds)
         info = resolve_input_device(device)  # unknown device -> LivevisError now, not mid-show
+        # Program audio: the device's own rate and (up to two) channels, fixed at the first open.
+        super().__init__(sample_rate, ring_seconds, program_rate=int(info["default_samplerate"]),
+                         program_channels=min(2, int(info["channels"])))
         self.device_name: str = info["name"]
         self.lost_after = lost_after
         self.retry_interval = retry_interval
@@ -45,6 +49,7 @@ class MicSource(AudioSource):
         self._callback_overflows = 0
         self._opened_at = 0.0
         self._resampler: StreamResampler | None = None
+        self._program_resampler = None  # soxr stream, only if a reopened device changed its rate
         self._halt = threading.Event()
         self._worker: threading.Thread | None = None
         self._scratch = np.zeros(0, dtype=np.float32)
@@ -89,6 +94,13 @@ class MicSource(AudioSource):
                 raise
         self._raw, self._raw_arrivals, self._raw_read = raw, arrivals, 0
         self._resampler = StreamResampler(rate, self.sample_rate)
+        self._program_resampler = None
+        if rate != self.program_rate:  # a replugged device that came back at another rate
+            import soxr
+
+            self._program_resampler = soxr.ResampleStream(rate, self.program_rate, self.program_channels,
+                                                          dtype="float32", quality="HQ")
+        self._pad_program()  # the program ring restarts at the model head's instant
         self._scratch = np.zeros((raw.capacity, channels), dtype=np.float32)
         self._last_callback = 0.0
         self._opened_at = time.monotonic()
@@ -136,6 +148,10 @@ class MicSource(AudioSource):
             n = raw.capacity
         frames = raw.read(self._raw_read, n, out=self._scratch[:n])  # [n, channels]
         self._raw_read = head
+        program = to_channels(frames, self.program_channels)
+        if self._program_resampler is not None:
+            program = self._program_resampler.resample_chunk(np.ascontiguousarray(program))
+        self._push_program(program)
         mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
         out = self._resampler(np.ascontiguousarray(mono))
         if len(out):
@@ -157,6 +173,7 @@ class MicSource(AudioSource):
                         lost_since_index = self.write_index
                         # Fill the silent gap first, so the head is at "now" once readers see the state.
                         self._push_zeros(int((now - lost_since_time) * self.sample_rate), when=now)
+                        self._pad_program()
                         self._message = f"no audio from {self.device_name!r}; retrying"
                         self._state = DEVICE_LOST
                         self._close_stream()
@@ -166,6 +183,7 @@ class MicSource(AudioSource):
                 due = lost_since_index + int((now - lost_since_time) * self.sample_rate) - self.write_index
                 if due > 0:
                     self._push_zeros(due, when=now)
+                    self._pad_program()
                 if self._stream is None and now >= next_retry:
                     next_retry = now + self.retry_interval
                     try:

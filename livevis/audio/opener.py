@@ -14,7 +14,8 @@ def open_source(spec: str, *, sample_rate: int, device: str | int | None = None,
 
     "mic": live input from `device` (index, name substring, or the default input).
     PATH: a decoded file streamed at real-time pace (or by .advance(n) with realtime=False), looping
-    with `loop`, heard through the default output with `playback`.
+    with `loop`, heard through the default output with `playback`; its program audio is the file's
+    own rate and channels.
     "synth:KIND[@PARAM]": an endless deterministic test signal (see livevis.audio.synth.KINDS).
     Unknown spec, missing/bad file, unknown device -> LivevisError.
     """
@@ -38,10 +39,16 @@ def open_source(spec: str, *, sample_rate: int, device: str | int | None = None,
         return StreamSource(produce, None, sample_rate=sample_rate, realtime=realtime, loop=loop,
                             playback=playback, ring_seconds=ring_seconds, name=spec)
     from livevis.audio.decode import load_audio
+    from livevis.audio.program_audio import load_program_audio
 
     samples = load_audio(spec, sample_rate)  # [N]; LivevisError for missing / bad files
+    # The file as heard, for recordings and playback: its own rate and channels ([M, C]).
+    program = load_program_audio(spec)
+    frames = program.samples
     return StreamSource(lambda start, n: samples[start : start + n], len(samples), sample_rate=sample_rate,
-                        realtime=realtime, loop=loop, playback=playback, ring_seconds=ring_seconds, name=spec)
+                        realtime=realtime, loop=loop, playback=playback, ring_seconds=ring_seconds, name=spec,
+                        program=lambda start, n: frames[start : start + n], program_length=len(program),
+                        program_rate=program.sample_rate, program_channels=program.channels)
 
 
 def _render(render_chunk, kind, sample_rate, params, start, n):

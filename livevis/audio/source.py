@@ -1,8 +1,14 @@
-"""The one interface every audio source offers: a model-rate mono ring, a status and arrival times.
+"""The one interface every audio source offers: a model-rate mono ring, the program audio beside
+it, a status and arrival times.
 
 A source writes float32 mono samples at `sample_rate` into its RingBuffer from its own thread (or,
 offline, from `advance`). Readers ask for "the last N samples ending now" plus the absolute index
 of their end, and may map any index back to the monotonic time it arrived (audio-to-photon latency).
+
+Program audio is the input as heard: a file's own rate and channels, the microphone's device rate
+and channels. It lives in a second ring, [frames, program_channels] at `program_rate`, with absolute
+indices of its own on the same clock: `to_program_index(i)` is where model index i falls in it.
+Where the program is the model signal itself (synth inputs), there is no second ring.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import time
 
 import numpy as np
 
+from livevis.audio.program_audio import program_index
 from livevis.audio.ring import RingBuffer
 
 RUNNING = "running"
@@ -65,9 +72,21 @@ class AudioSource:
     """Base of mic, file and synth sources. Subclasses implement `_start` / `_stop` and write into
     `self._ring` (via `_push` / `_push_zeros`)."""
 
-    def __init__(self, sample_rate: int, ring_seconds: float = 10.0):
+    def __init__(self, sample_rate: int, ring_seconds: float = 10.0, *, program_rate: int | None = None,
+                 program_channels: int = 1):
         self.sample_rate = int(sample_rate)
+        self._ring_seconds = ring_seconds
         self._ring = RingBuffer(max(1, int(ring_seconds * self.sample_rate)))
+        self.program_rate = int(program_rate or self.sample_rate)
+        self.program_channels = int(program_channels)
+        if self.program_rate <= 0 or self.program_channels not in (1, 2):
+            raise ValueError(f"program audio must be mono or stereo at a positive rate, "
+                             f"got {self.program_channels} ch at {self.program_rate} Hz")
+        # None: the program is the model ring itself (same rate, mono).
+        self._program_ring: RingBuffer | None = None
+        if (self.program_rate, self.program_channels) != (self.sample_rate, 1):
+            self._program_ring = RingBuffer(max(1, int(ring_seconds * self.program_rate)),
+                                            frame_shape=(self.program_channels,))
         self._arrivals = ArrivalTable(self.sample_rate)
         self._state = STOPPED
         self._message = ""
@@ -87,6 +106,30 @@ class AudioSource:
     @property
     def write_index(self) -> int:
         return self._ring.write_index
+
+    # -- program audio (what recordings and playback carry) ------------------------------------
+    @property
+    def program_write_index(self) -> int:
+        """Absolute index (at program_rate) of the program ring's write head."""
+        ring = self._program_ring
+        return self._ring.write_index if ring is None else ring.write_index
+
+    def program_read(self, start: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 [n, program_channels]: program frames [start, start + n) by absolute program index
+        (zeros where not, or no longer, held)."""
+        if out is None:
+            out = np.empty((n, self.program_channels), dtype=np.float32)
+        if self._program_ring is None:
+            if out.flags.c_contiguous:
+                self._ring.read(start, n, out.reshape(n))  # [n, 1] viewed as [n]
+            else:
+                out[:, 0] = self._ring.read(start, n)
+            return out
+        return self._program_ring.read(start, n, out)
+
+    def to_program_index(self, model_index: int) -> int:
+        """The program-rate index at the same instant as model-rate `model_index`."""
+        return program_index(model_index, self.sample_rate, self.program_rate)
 
     @property
     def status(self) -> SourceStatus:
@@ -109,6 +152,18 @@ class AudioSource:
     def _push_zeros(self, n: int, when: float | None = None) -> None:
         self._ring.write_zeros(n)
         self._arrivals.add(self._ring.write_index, time.monotonic() if when is None else when)
+
+    def _push_program(self, frames: np.ndarray) -> None:
+        """frames: float32 [n, program_channels] after the program head (no-op where the program is the
+        model ring itself)."""
+        if self._program_ring is not None:
+            self._program_ring.write(frames)
+
+    def _pad_program(self) -> None:
+        """Silence in the program ring up to the model head's instant (after gaps such as a lost device)."""
+        ring = self._program_ring
+        if ring is not None:
+            ring.write_zeros(self.to_program_index(self._ring.write_index) - ring.write_index)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "AudioSource":

@@ -1,5 +1,8 @@
 """MP4 recording of what is shown: H.264 yuv420p video + AAC audio, muxed in sync with PyAV.
 
+The audio is the program audio (the input as heard: a file's own rate and channels, the
+microphone's device rate), AAC at 128 kb/s mono / 192 kb/s stereo unless told otherwise.
+
 Timing comes from counts, not clocks: video frame n has pts n at 1/fps, audio sample k has pts k at
 1/sample_rate, so both streams start at 0 together. Audio is held back until the video has reached
 it, and at close() it is padded with silence or trimmed to the video's duration. The file is written
@@ -18,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livevis.audio.program_audio import aac_bitrate, to_channels
 from livevis.errors import LivevisError
 from livevis.util.atomic import atomic_path
 
@@ -37,8 +41,10 @@ class Recorder:
         width: int,              # video size, even (yuv420p)
         height: int,
         fps: float,              # constant video rate: one write_video call per frame
-        sample_rate: int,        # of the samples given to write_audio
-        audio_channels: int = 1,  # 1 or 2
+        sample_rate: int,        # of the samples given to write_audio (the program audio's own rate)
+        *,
+        channels: int = 1,       # 1 or 2: the program audio's channels
+        audio_bitrate: int | None = None,  # AAC bits/s; None: 128k mono, 192k stereo
         crf: int = 20,           # x264 quality (lower: better, bigger)
         preset: str = "veryfast",  # x264 speed/size trade-off; fast enough for live use
     ) -> None:
@@ -46,13 +52,16 @@ class Recorder:
             raise LivevisError(f"recording size must be positive and even for yuv420p, got {width}x{height}")
         if fps <= 0:
             raise LivevisError(f"recording fps must be positive, got {fps}")
-        if sample_rate <= 0 or audio_channels not in (1, 2):
-            raise LivevisError(f"recording audio must be mono or stereo at a positive rate, got {audio_channels} ch at {sample_rate} Hz")
+        if sample_rate <= 0 or channels not in (1, 2):
+            raise LivevisError(f"recording audio must be mono or stereo at a positive rate, got {channels} ch at {sample_rate} Hz")
+        if audio_bitrate is not None and audio_bitrate <= 0:
+            raise LivevisError(f"recording audio bitrate must be positive, got {audio_bitrate}")
         self.path = Path(path)
         self.width, self.height = width, height
         self.fps = fractions.Fraction(fps).limit_denominator(1001)
         self.sample_rate = int(sample_rate)
-        self.channels = audio_channels
+        self.channels = channels
+        self.audio_bitrate = int(audio_bitrate or aac_bitrate(channels))
         self.frames_written = 0
         self.samples_written = 0  # audio samples encoded (per channel)
         self._pending: list[np.ndarray] = []  # [channels, n] float32 chunks not yet encoded
@@ -71,7 +80,8 @@ class Recorder:
         self._video.pix_fmt = "yuv420p"
         self._video.options = {"crf": str(crf), "preset": preset}
         self._video.codec_context.time_base = 1 / self.fps
-        self._audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate, layout="mono" if audio_channels == 1 else "stereo")
+        self._audio = self._container.add_stream(AUDIO_CODEC, rate=self.sample_rate, layout="mono" if channels == 1 else "stereo")
+        self._audio.bit_rate = self.audio_bitrate
         self._audio.codec_context.time_base = fractions.Fraction(1, self.sample_rate)
         self._audio_chunk = None  # encoder frame size, known once the codec is open
 
@@ -89,16 +99,17 @@ class Recorder:
             self._encode_audio(limit=self._video_samples())
 
     def write_audio(self, samples: np.ndarray) -> None:
-        """samples: float32 in [-1, 1], [N] for mono or [N, channels]. Sample 0 lines up with video frame 0.
+        """samples: float32 in [-1, 1] at the recording's rate, [N] or [N, C] (C = 1 or 2; mono is
+        repeated into stereo, stereo into a mono recording is the plain mean). Sample 0 lines up with
+        video frame 0.
 
         Audio arriving after close() (an audio thread racing the shutdown) is ignored.
         """
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim == 1:
             samples = samples[:, None]
-        assert samples.ndim == 2 and samples.shape[1] in (1, self.channels), f"bad audio block {samples.shape}"
-        if samples.shape[1] != self.channels:
-            samples = np.repeat(samples, self.channels, axis=1)
+        assert samples.ndim == 2 and samples.shape[1] in (1, 2), f"bad audio block {samples.shape}"
+        samples = to_channels(samples, self.channels)  # [N, channels]
         with self._lock:
             if self._closed:
                 return

@@ -70,3 +70,31 @@ def test_loss_silence_and_recovery_without_restart(fake_device):
         _wait_for(lambda: abs(peak_hz(src.read_last(SR // 4)[0], SR) - 440.0) < 2.0, timeout=2.0)
         assert fake_device.opens == 2
     assert src.status.state == "stopped"
+
+
+def test_program_audio_is_the_device_stream(fake_device):
+    """48 kHz stereo device: the program ring holds its frames as they are, on the model ring's clock."""
+    with open_source("mic", sample_rate=SR, device="usb") as src:
+        assert (src.program_rate, src.program_channels) == (48000, 2)
+        _wait_for(lambda: src.write_index > SR // 2, timeout=5)
+        head = src.program_write_index
+        frames = src.program_read(head - 12000, 12000)  # [n, 2]
+        assert abs(peak_hz(frames[:, 0], 48000) - 440.0) < 2.0
+        assert 0.48 < np.abs(frames[:, 0]).max() <= 0.5 and not frames[:, 1].any()  # no mixdown
+        # Same clock: the program head is where the model head maps to (soxr's delay apart, < 10 ms).
+        assert abs(src.program_write_index - src.to_program_index(src.write_index)) < 480 + 2 * 480
+
+
+def test_program_audio_pads_silence_while_the_device_is_lost(fake_device):
+    with open_source("mic", sample_rate=SR, device="usb") as src:
+        _wait_for(lambda: src.write_index > SR // 4, timeout=5)
+        fake_device.alive = False
+        _wait_for(lambda: src.status.state == "device lost", timeout=2.0)
+        time.sleep(0.5)
+        lag = src.to_program_index(src.write_index) - src.program_write_index
+        assert 0 <= lag < 48000 * 0.05  # the program ring keeps pace with silence
+        assert not src.program_read(src.program_write_index - 9600, 9600).any()
+        fake_device.alive = True
+        _wait_for(lambda: src.status.state == "running", timeout=3.0)
+        _wait_for(lambda: abs(peak_hz(src.program_read(src.program_write_index - 9600, 9600)[:, 0], 48000) - 440.0) < 2.0,
+                  timeout=2.0)

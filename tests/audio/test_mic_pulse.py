@@ -85,3 +85,33 @@ def test_file_playback_is_heard_through_the_rig(pulse_rig, tmp_path, monkeypatch
         # The player's own ring holds what it plays, paced by the output device.
         assert _hears(player, 660.0) and player.status.state == "running"
         assert os.environ["PULSE_SINK"] == pulse_rig.sink
+
+
+def test_stereo_file_playback_plays_the_program_audio_and_the_mic_keeps_its_device_rate(pulse_rig, tmp_path,
+                                                                                        monkeypatch):
+    """A 44.1 kHz stereo file plays at its own rate and channels; the model ring follows the output clock."""
+    monkeypatch.setenv("PULSE_SINK", pulse_rig.sink)
+    rate = 44100
+    tone = make_signal("sine", 20.0, rate, freq=660.0)
+    path = write_audio(tmp_path / "st660.wav", np.stack([tone, 0.5 * tone]), rate)
+    mic = open_source("mic", sample_rate=SR, device=pulse_rig.capture_device)
+    player = open_source(str(path), sample_rate=SR, playback=True)
+    assert (player.program_rate, player.program_channels) == (rate, 2)
+    with mic, player:
+        _wait_for(lambda: _hears(mic, 660.0), timeout=10)
+        assert _hears(player, 660.0) and player.status.state == "running"
+        head = player.program_write_index
+        frames = player.program_read(head - rate // 2, rate // 2)  # [n, 2]: as played
+        assert abs(peak_hz(frames[:, 0], rate) - 660.0) <= 5.0
+        np.testing.assert_allclose(frames[:, 1], 0.5 * frames[:, 0], atol=1e-3)
+        assert abs(player.to_program_index(player.write_index) - player.program_write_index) <= 3
+        # The mic's program audio is the device's own stream (rate and up to two channels).
+        assert mic.program_rate == int(mic_rate(pulse_rig)) and mic.program_channels in (1, 2)
+        recorded = mic.program_read(mic.program_write_index - mic.program_rate // 2, mic.program_rate // 2)
+        assert abs(peak_hz(recorded[:, 0], mic.program_rate) - 660.0) <= 5.0
+
+
+def mic_rate(rig) -> float:
+    from livevis.audio.devices import resolve_input_device
+
+    return resolve_input_device(rig.capture_device)["default_samplerate"]

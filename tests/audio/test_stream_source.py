@@ -98,3 +98,61 @@ def test_file_source_reads_every_format(tmp_path, ext):
         assert src.finished and abs(src.write_index - SR) < 1200
         window, _ = src.read_last(SR)
         assert abs(peak_hz(window[3000:12000], SR) - 440.0) < 2.0
+
+
+# -- program audio: the file as heard, beside the model-rate mono ring --------------------------------
+def test_file_program_audio_keeps_rate_and_channels_and_follows_the_model_ring(tmp_path):
+    rate = 44100
+    left = make_signal("sweep", 1.0, rate)
+    right = make_signal("noise", 1.0, rate)
+    path = write_audio(tmp_path / "st.wav", np.stack([left, right]), rate)
+    with open_source(str(path), sample_rate=SR, realtime=False) as src:
+        assert (src.program_rate, src.program_channels) == (rate, 2)
+        assert src.to_program_index(SR) == rate and src.to_program_index(1) == 3  # 2.76 -> 3
+        src.advance(5000)
+        assert src.program_write_index == src.to_program_index(5000) == 13781
+        got = src.program_read(0, 13781)  # [n, 2]
+        assert got.shape == (13781, 2) and got.dtype == np.float32
+        np.testing.assert_allclose(got[:, 0], left[:13781], atol=1e-4)  # 16-bit wav: ~3e-5
+        np.testing.assert_allclose(got[:, 1], right[:13781], atol=1e-4)
+        out = np.empty((100, 2), np.float32)
+        assert src.program_read(13781, 100, out) is out and not out.any()  # not written yet: zeros
+        while src.advance(4096):
+            pass
+        assert src.finished and src.program_write_index == rate  # every frame of the file, whatever the rounding
+
+
+def test_synth_program_audio_is_the_model_signal():
+    with open_source("synth:sine@300", sample_rate=SR, realtime=False) as src:
+        src.advance(4000)
+        assert (src.program_rate, src.program_channels, src.program_write_index) == (SR, 1, 4000)
+        assert src.to_program_index(1234) == 1234
+        np.testing.assert_array_equal(src.program_read(100, 3000)[:, 0], src.read(100, 3000))
+
+
+def test_mono_file_at_the_model_rate_needs_no_second_ring(tmp_path):
+    path = write_audio(tmp_path / "m.wav", make_signal("sine", 0.5, SR), SR)
+    with open_source(str(path), sample_rate=SR, realtime=False) as src:
+        src.advance(2000)
+        assert src._program_ring is None and src.program_write_index == 2000
+        np.testing.assert_array_equal(src.program_read(0, 2000)[:, 0], src.read(0, 2000))
+
+
+def test_looping_program_audio_wraps_at_its_own_length(tmp_path):
+    rate = 48000
+    tone = make_signal("clicks", 0.5, rate, bpm=240)  # 2 clicks, 24000 frames
+    path = write_audio(tmp_path / "loop.wav", tone, rate)
+    with open_source(str(path), sample_rate=SR, realtime=False, loop=True) as src:
+        src.advance(3 * 8000)  # 1.5 loops
+        prog = src.program_read(0, src.program_write_index)[:, 0]
+    assert len(prog) == 72000
+    np.testing.assert_array_equal(prog[24000:48000], prog[:24000])
+
+
+def test_realtime_file_program_audio_keeps_pace(tmp_path):
+    path = write_audio(tmp_path / "rt.wav", make_signal("noise", 2.0, 22050), 22050)
+    with open_source(str(path), sample_rate=SR) as src:
+        time.sleep(0.5)
+        model, prog = src.write_index, src.program_write_index
+    assert model > 0.2 * SR
+    assert abs(prog - src.to_program_index(model)) <= 1  # the program head sits at the model head's instant

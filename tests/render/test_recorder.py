@@ -83,7 +83,7 @@ def test_audio_from_another_thread_and_stereo(tmp_path):
     import threading
 
     out = tmp_path / "stereo.mp4"
-    with Recorder(out, 64, 64, 25, SR, audio_channels=2) as rec:
+    with Recorder(out, 64, 64, 25, SR, channels=2) as rec:
         feeder = threading.Thread(target=lambda: [rec.write_audio(_tone(k * 4800, 4800)) for k in range(10)])
         feeder.start()
         for _ in range(25):
@@ -169,3 +169,117 @@ def test_sigterm_mid_recording_leaves_a_valid_file(tmp_path):
     assert len(info["frames"]) >= 15
     assert abs(len(info["audio"]) / SR - len(info["frames"]) / 30) < 0.1
     assert [p.name for p in tmp_path.iterdir()] == ["term.mp4"]  # no temporary left behind
+
+
+# -- program audio: recordings carry the input's own rate and channels -------------------------------
+def _probe_audio(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate, channels, bitrate = stream.codec_context.sample_rate, stream.codec_context.channels, stream.bit_rate
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)  # [C, N]
+    return rate, channels, bitrate, samples
+
+
+def _lag(recorded: np.ndarray, reference: np.ndarray) -> int:
+    """Lag (samples) of the cross-correlation peak of recorded against reference."""
+    n = 1 << int(np.ceil(np.log2(len(recorded) + len(reference))))
+    corr = np.fft.irfft(np.fft.rfft(recorded, n) * np.conj(np.fft.rfft(reference, n)), n)
+    lag = int(np.argmax(corr))
+    return lag if lag < n // 2 else lag - n
+
+
+@pytest.mark.parametrize("rate,channels", [(44100, 2), (48000, 1)])
+def test_recording_of_a_file_source_keeps_its_rate_channels_and_timing(tmp_path, rate, channels):
+    from livevis.audio import open_source
+    from tests.audio.media_files import write_audio
+
+    rng = np.random.default_rng(rate)
+    seconds, fps, model_rate = 2.0, 30, 16000
+    n = int(seconds * rate)
+    spectrum = np.fft.rfft(rng.standard_normal((channels, n)), axis=1)
+    spectrum[:, np.fft.rfftfreq(n, 1 / rate) > 4000] = 0  # band-limited noise: aperiodic, and AAC keeps it
+    signal = np.fft.irfft(spectrum, n, axis=1)
+    signal = (0.3 * signal / signal.std()).astype(np.float32)  # [C, N]
+    signal[:, : rate // 4] *= 0.1  # a quiet start: a shifted copy would not line up
+    path = write_audio(tmp_path / f"in{rate}.wav", signal, rate)
+    out = tmp_path / "rec.mp4"
+    # The live show's path, offline: the model ring advances per frame, the program audio follows it.
+    with open_source(str(path), sample_rate=model_rate, realtime=False) as src, \
+            Recorder(out, 64, 64, fps, src.program_rate, channels=src.program_channels) as rec:
+        assert (src.program_rate, src.program_channels) == (rate, channels)
+        done = 0
+        for k in range(int(seconds * fps)):
+            src.advance(round((k + 1) * model_rate / fps) - src.write_index)
+            rec.write_video(np.zeros((64, 64, 3), np.uint8))
+            head = src.to_program_index(src.write_index)
+            rec.write_audio(src.program_read(done, head - done))  # [n, C]
+            done = head
+        assert done == src.program_write_index == signal.shape[1]
+    got_rate, got_channels, bitrate, recorded = _probe_audio(out)
+    assert (got_rate, got_channels) == (rate, channels)
+    target = 128_000 if channels == 1 else 192_000
+    assert abs(bitrate - target) < 0.15 * target, bitrate  # measured over the file by the demuxer
+    reference = np.round(signal * 32767) / 32767  # the wav is 16-bit
+    frame = rate / fps
+    for c in range(channels):
+        assert abs(_lag(recorded[c], reference[c])) < frame  # in sync within one frame
+        # and it is the same sound
+        n = min(recorded.shape[1], reference.shape[1])
+        lag = max(0, _lag(recorded[c], reference[c]))
+        r = np.corrcoef(recorded[c, lag:n], reference[c, : n - lag])[0, 1]
+        assert r > 0.9, r
+    if channels == 2:  # the channels stay apart (independent noise in L and R)
+        assert abs(np.corrcoef(recorded[0], recorded[1])[0, 1]) < 0.2
+
+
+def test_write_audio_maps_channels_and_bitrate_is_settable(tmp_path):
+    out = tmp_path / "mono.mp4"
+    with Recorder(out, 64, 64, 25, SR, channels=1, audio_bitrate=96_000) as rec:
+        stereo = np.stack([_tone(0, SR), _tone(0, SR)], axis=1)  # [N, 2] into a mono recording: the mean
+        rec.write_audio(stereo)
+        for _ in range(25):
+            rec.write_video(np.zeros((64, 64, 3), np.uint8))
+    rate, channels, _bitrate, samples = _probe_audio(out)
+    assert (rate, channels) == (SR, 1) and abs(_dominant_hz(samples[0]) - 440.0) <= 5.0
+    with pytest.raises(LivevisError, match="mono or stereo"):
+        Recorder(tmp_path / "x.mp4", 64, 64, 25, SR, channels=6)
+    with pytest.raises(LivevisError, match="bitrate"):
+        Recorder(tmp_path / "x.mp4", 64, 64, 25, SR, audio_bitrate=0)
+
+
+def test_live_recording_of_a_realtime_source_stays_in_sync(tmp_path):
+    """The live path: a real-time 44.1 kHz stereo file source, the program-audio tap thread and video
+    frames at the wall clock's pace; the recording is the file from the tap's start, within a frame."""
+    import time
+
+    from livevis.audio import open_source
+    from livevis.audio.program_audio import ProgramAudioTap
+    from tests.audio.media_files import write_audio
+
+    rate, fps, seconds = 44100, 25, 1.6
+    rng = np.random.default_rng(7)
+    n = int(3.0 * rate)
+    spectrum = np.fft.rfft(rng.standard_normal((2, n)), axis=1)
+    spectrum[:, np.fft.rfftfreq(n, 1 / rate) > 4000] = 0
+    signal = np.fft.irfft(spectrum, n, axis=1)
+    signal = (0.3 * signal / signal.std()).astype(np.float32)  # [2, N]
+    path = write_audio(tmp_path / "live.wav", signal, rate)
+    out = tmp_path / "live.mp4"
+    with open_source(str(path), sample_rate=16000) as src:
+        time.sleep(0.3)  # the show starts recording mid-file, with its first shown frame
+        with Recorder(out, 64, 64, fps, src.program_rate, channels=src.program_channels) as rec:
+            tap = ProgramAudioTap(src, rec)
+            t0 = time.monotonic()
+            tap.start()
+            for k in range(int(seconds * fps)):  # frame k is shown at t0 + k / fps
+                time.sleep(max(0.0, t0 + k / fps - time.monotonic()))
+                rec.write_video(np.zeros((64, 64, 3), np.uint8))
+            tap.stop()
+    got_rate, got_channels, _bitrate, recorded = _probe_audio(out)
+    assert (got_rate, got_channels) == (rate, 2)
+    reference = np.round(signal * 32767) / 32767
+    expected = reference[:, tap.start_index :]
+    for c in range(2):
+        lag = _lag(recorded[c], expected[c])
+        print(f"live recording lag ch{c}: {lag} samples")
+        assert abs(lag) < rate / fps  # in sync within one frame
