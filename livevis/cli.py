@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("livevis.commands.models", "list, download and import generators"),
     "build-engines": ("livevis.commands.build_engines", "compile a bundle's models ahead of a show"),
     "train": ("livevis.commands.train", "train a stage (generator, clip, audio, video) on a prepared dataset"),
+    "outputs": ("livevis.commands.outputs", "list the video outputs (--output) this machine offers, and why others are not"),
+    "midi": ("livevis.commands.midi", "MIDI input ports and learnt mappings"),
+    "presets": ("livevis.commands.presets", "saved presets: list, show NAME"),
     "eval": ("livevis.commands.eval", "measure a bundle: semantic accuracy, sync, CLIP similarity vs a random-walk baseline"),
 }
 

@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils xvfb libegl1 libgl1 libgl1-mesa-dri libglfw3 python3-venv)
+APT_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils xvfb libegl1 libgl1 libgl1-mesa-dri libglfw3 python3-venv
+              espeak-ng fluidsynth fluid-soundfont-gm sox)  # the last four: training backgrounds, the test music set
+# The test tools: headless Chromium for the web control page, the ALSA sequencer library for MIDI.
+DEV_APT_PACKAGES=(chromium chromium-driver libasound2)
+[ "${1:-}" = "dev" ] && APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}")
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -24,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 extra=""
-[ "${1:-}" = "dev" ] && extra="[dev]"
+[ "${1:-}" = "dev" ] && extra="[dev,ndi]"  # ndi: the NDI send/receive test (cyndilib; proprietary NDI runtime)
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extra}"
 echo "livevis setup: ready (.venv/bin/livevis)"
