@@ -31,6 +31,10 @@ def test_overfits_a_fixed_batch_and_writes_its_encoder(tiny_data, tiny_generator
     assert last["loss"] < 0.5 * first["loss"], (first, last)
     for term in ("nce_audio_image", "nce_audio_text", "nce_audio_audio"):
         assert last[term] < first[term], term
+    # Issue 13: the windows went through the recording chain (the stage counts those it changed),
+    # with its speech/music backgrounds rendered once and cached beside the dataset.
+    assert all(0.5 <= r["audio_augmented"] <= 1.0 for r in rows), [r["audio_augmented"] for r in rows]
+    assert any(Path(tiny_data, "audio_backgrounds").glob("*.npy"))
 
     # Outputs: config, checkpoints, encoder weights + record, CLIP, evaluation.
     config = json.loads((out / "config.json").read_text())
@@ -47,6 +51,21 @@ def test_overfits_a_fixed_batch_and_writes_its_encoder(tiny_data, tiny_generator
     assert 0.0 <= metrics["zero_shot_accuracy"] <= 1.0 and 0.0 <= metrics["audio_to_image_r1"] <= 1.0
     assert metrics["val_clips"] >= 2 and "zero_shot_accuracy" in err
     assert record["eval"] == metrics
+
+
+def test_audio_augmentation_is_configurable_and_changes_what_the_encoder_sees(tiny_data, tmp_path):
+    """The same 2 steps with the chain off (p=0) train on the clean windows: other losses, no counter."""
+    runs = {}
+    for name, p in (("on", "0.8"), ("off", "0")):
+        code, err = train("audio", "--data", tiny_data, "--out", tmp_path / name, "--preset", "tiny", "--steps", 2,
+                          "--set", f"audio_augment.p={p}")
+        assert code == 0, err
+        runs[name] = metric_rows(tmp_path / name)
+    assert all(r["audio_augmented"] > 0 for r in runs["on"])
+    assert all("audio_augmented" not in r for r in runs["off"])
+    assert runs["on"][0]["nce_audio_audio"] != runs["off"][0]["nce_audio_audio"]
+    config = json.loads((tmp_path / "on" / "config.json").read_text())
+    assert config["audio_augment"]["gain_db"] == 20.0 and config["audio_augment"]["p"] == 0.8
 
 
 def _free_port() -> int:

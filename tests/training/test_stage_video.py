@@ -32,6 +32,8 @@ def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
     assert last["clip_vv"] < first["clip_vv"]          # looks more like the clip's own frames
     assert last["frame"] < first["frame"]
     assert all(np.isfinite(r["loss_d_video"]) for r in rows)
+    # Issue 13: the sound inversion encoder heard augmented audio (clips the chain changed).
+    assert all(r["audio_augmented"] > 0 for r in rows), [r["audio_augmented"] for r in rows]
 
 
 def test_audio_then_video_run_ends_in_a_bundle_that_renders(tiny_data, tiny_generator, tmp_path):

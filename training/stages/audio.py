@@ -1,11 +1,14 @@
 """audio: align the sound encoder with a frozen CLIP (Lee et al. 2022 sec. 3.1, plus SVG's intra-modal term).
 
 Per step, for each clip of the batch: a random 1 s window of its audio (the live front end's log-mel),
-the frame shown at the window's end, and the clip's caption. The encoder's embedding of a SpecAugment
-view of the window is pulled towards the frozen CLIP embeddings of that frame and caption with
-symmetric InfoNCE (learnable temperature), and towards the embedding of a second view of the same
-window (the intra-modal audio <-> augmented-audio term of Sounding Video Generator's hybrid
-contrastive learning). Clips of one class are all positives for each other's text.
+the frame shown at the window's end, and the clip's caption. The window goes through the recording
+chain of training/augment_audio.py (config "audio_augment": room, background at a random SNR,
+microphone, EQ, compression, codec, gain; each window its own seeded draw) and then SpecAugment; the
+encoder's embedding of that view (the anchor) is pulled towards the frozen CLIP embeddings of that
+frame and caption with symmetric InfoNCE (learnable temperature), and towards the embedding of a
+second, independently augmented view of the same window (the intra-modal audio <-> augmented-audio
+term of Sounding Video Generator's hybrid contrastive learning). Clips of one class are all
+positives for each other's text. Metric "audio_augmented": the fraction of windows the chain changed.
 
 Output in the run folder: sound_encoder.safetensors + sound_encoder.json (architecture, audio front
 end, CLIP record, evaluation) and the CLIP (clip.json [+ clip.safetensors]); `train video --init RUN`
@@ -26,7 +29,7 @@ import torch
 from livevis.errors import LivevisError
 from livevis.models import factory
 from livevis.models.bundle import AudioFrontend
-from livevis.training import losses
+from livevis.training import augment_audio, losses
 from livevis.training.augment import spec_augment
 from livevis.training.clip_spec import load_clip, save_clip
 from livevis.training.data import ClipDataset
@@ -48,6 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # num_ws / w_dim only shape the (untrained here) offset head; --generator sets them.
         "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "num_ws": 8, "w_dim": 64},
         "loss": dict(_LOSS), "specaug": dict(_SPECAUG),
+        "audio_augment": dict(augment_audio.DEFAULTS),  # issue 13: on in every preset (a few ms per window)
     },
     "default": {
         "steps": 20000, "batch": 64, "seed": 0, "ckpt_every": 1000, "lr": 1e-3, "weight_decay": 1e-4,
@@ -55,6 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "audio": AudioFrontend().to_dict(),
         "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [2, 2, 2, 2], "num_ws": 14, "w_dim": 512},
         "loss": dict(_LOSS), "specaug": dict(_SPECAUG),
+        "audio_augment": dict(augment_audio.DEFAULTS),
     },
 }
 
@@ -127,6 +132,8 @@ def train(args, run, dist) -> Path:
     if B % dist.world or B < 2:
         raise LivevisError(f"--batch {B} must be >= 2 and divide by the {dist.world} processes")
     offset = common.rank_offset(dist, B)
+    # Audio augmentation (issue 13): None for runs configured before it existed or with p = 0.
+    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"])
 
     def step_fn(step: int) -> dict[str, float]:
         fault = common.fault_at(step)
@@ -144,8 +151,17 @@ def train(args, run, dist) -> Path:
             imgs.append(targets.image(("train", int(i)), item["frames"], k))
             texts.append(targets.text(item["caption"]))
             labels.append(item["label"])
-        mel = common.mel_batch(common.window_batch([it["audio"] for it in items], ends, fe.window_samples), fe)
-        views = torch.cat([spec_augment(mel, gens, **cfg["specaug"]), spec_augment(mel, gens, **cfg["specaug"])])
+        # ---- audio augmentation (issue 13): the anchor and the second view are two independent
+        # draws of the recording chain (room, background, microphone, EQ, compression, codec, gain);
+        # without it both are the clean window, as before.
+        audio = [it["audio"] for it in items]
+        views, changed = [], 0
+        for stream in (1, 2):
+            w, c = augment_audio.augmented_windows(aug, audio, ends, fe.window_samples,
+                                                   common.sample_generators(seed, s, len(items), offset, stream=stream))
+            views.append(spec_augment(common.mel_batch(w, fe), gens, **cfg["specaug"]))
+            changed += c
+        views = torch.cat(views)
         emb, _ = encoder(views.to(device))                                    # [2b, D]
         a1, a2 = emb.chunk(2)                                                 # [b, D] each
         a1, a2 = common.gather(a1), common.gather(a2)                         # [B, D]
@@ -158,8 +174,11 @@ def train(args, run, dist) -> Path:
         l_intra = losses.info_nce(a1, a2, scale)
         loss = L["w_image"] * l_img + L["w_text"] * l_txt + L["w_intra"] * l_intra
         loss = common.optimize(loss, opt, params, fault)
-        return {"loss": loss.item(), "nce_audio_image": l_img.item(), "nce_audio_text": l_txt.item(),
-                "nce_audio_audio": l_intra.item(), "temperature": 1.0 / scale.item()}
+        out = {"loss": loss.item(), "nce_audio_image": l_img.item(), "nce_audio_text": l_txt.item(),
+               "nce_audio_audio": l_intra.item(), "temperature": 1.0 / scale.item()}
+        if aug is not None:  # fraction of the global batch's windows (both views) the chain changed
+            out["audio_augmented"] = common.gather(torch.tensor([float(changed)], device=device)).sum().item() / (2 * B)
+        return out
 
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"],
                models={"sound_encoder": encoder, "temperature": temperature}, optimizers={"opt": opt})

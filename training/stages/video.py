@@ -33,6 +33,10 @@ when the lightning flashes), never the fine detail a frozen generator cannot cop
 w_sync is the livevis addition "motion follows dynamics": per clip, how much the picture changes
 from step to step should rise and fall with the audio's onset strength over that step (librosa-style
 spectral flux of the same log-mel, so it works for any video, not only the synthetic set).
+E_a hears each clip's audio through one draw of the recording chain of training/augment_audio.py
+(config "audio_augment": room, background, microphone, EQ, compression, codec, gain), while the
+onset strength of the sync target comes from the clean audio; metric "audio_augmented" is the
+fraction of clips the chain changed.
 Discriminators: hinge or non-saturating loss, optional lazy R1 on real inputs, flip/translate
 augmentation applied alike to real and generated inputs. With image_discriminator "from_generator",
 D_I starts as the discriminator saved with a livevis generator bundle (the generator stage's D,
@@ -59,7 +63,7 @@ import torch.nn.functional as F
 from livevis.errors import LivevisError
 from livevis.models import factory
 from livevis.models.bundle import AudioFrontend, Bundle, save_bundle
-from livevis.training import latent_bank, losses
+from livevis.training import augment_audio, latent_bank, losses
 from livevis.training.augment import augment_frames
 from livevis.training.clip_spec import bundle_clip_spec, load_clip
 from livevis.training.data import ClipDataset
@@ -82,6 +86,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "image_discriminator": {"channel_base": 512, "channel_max": 32, "mbstd_group_size": 4},
         "video_discriminator": {"base_channels": 8, "max_channels": 32, "num_layers": 3, "temporal_kernel": 3},
         "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125}, "latent_bank": dict(latent_bank.DEFAULTS, size=256),
+        "audio_augment": dict(augment_audio.DEFAULTS),  # issue 13: what E_a hears (training/augment_audio.py)
     },
     "default": {
         "steps": 20000, "batch": 8, "seed": 0, "ckpt_every": 1000, "sample_every": 1000, "clip_steps": 8,
@@ -93,6 +98,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "image_discriminator": {"channel_base": 16384, "channel_max": 512, "mbstd_group_size": 4},
         "video_discriminator": {"base_channels": 64, "max_channels": 512, "num_layers": 4, "temporal_kernel": 3},
         "loss": dict(_LOSS), "augment": {"flip": True, "translate": 0.125}, "latent_bank": dict(latent_bank.DEFAULTS),
+        "audio_augment": dict(augment_audio.DEFAULTS),
     },
 }
 
@@ -266,6 +272,8 @@ def train(args, run, dist) -> Path:
     if w_latent > 0:  # same seed on every rank and on resume: the same bank
         bank = latent_bank.build_bank(generator, clip, truncation=cfg["truncation"], pool=pool, device=device,
                                       **cfg["latent_bank"])
+    # Audio augmentation (issue 13): None for runs configured before it existed or with p = 0.
+    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"])
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
@@ -273,21 +281,31 @@ def train(args, run, dist) -> Path:
         s = 0 if cfg["fixed_batch"] else step
         idx = batch_indices(s, B, len(train_set), seed, dist.rank, dist.world)
         gens = common.sample_generators(seed, s, len(idx), offset)
-        audio, ends, real, texts, zs = [], [], [], [], []
-        for i, gen in zip(idx, gens):
+        aug_gens = common.sample_generators(seed, s, len(idx), offset, stream=3)
+        audio, heard, ends, real, texts, zs, changed = [], [], [], [], [], [], 0
+        for i, gen, aug_gen in zip(idx, gens, aug_gens):
             item = train_set[int(i)]
             s0 = int(torch.randint(0, clip_steps_available - T + 1, (1,), generator=gen))
             e = [(s0 + t + 1) * step_samples for t in range(T)]
             k = [frame_at(x, train_set.sample_rate, train_set.fps, item["frames"].shape[0]) for x in e]
+            # Issue 13: E_a hears the clip's stretch through one draw of the recording chain (same
+            # room, microphone, codec for all T windows, with pre-roll); the sync target below
+            # stays the clean audio's onset strength (when things happen, not how they were recorded).
+            lo = max(0, e[0] - fe.window_samples - (aug.preroll() if aug else 0))
+            aug_audio, hit = augment_audio.augmented_clip(aug, item["audio"], lo, e[-1], aug_gen)
+            changed += int(hit)
             audio += [item["audio"]] * T
+            heard += [aug_audio] * T
             ends += e
             real.append(common.resize(common.frames_to_float(item["frames"][k]), R))   # [T, 3, R, R]
             texts.append(targets.text(item["caption"]))
             zs.append(torch.randn(generator.z_dim, generator=gen))
-        mel = common.mel_batch(common.window_batch(audio, ends, fe.window_samples), fe)   # [b*T, n_mels, F]
+        mel = common.mel_batch(common.window_batch(audio, ends, fe.window_samples), fe)   # [b*T, n_mels, F] clean
         strength = onset_strength(mel, flux_frames).view(len(idx), T)
+        if aug is not None:
+            mel = common.mel_batch(common.window_batch(heard, ends, fe.window_samples), fe)   # [b*T, n_mels, F] heard
         return (mel.to(device), strength.to(device), torch.stack(zs).to(device), torch.stack(real).to(device),
-                torch.stack(texts).to(device), gens, s)
+                torch.stack(texts).to(device), gens, s, changed)
 
     def generate(mel, z):
         """-> embedding [b, T, D], ws [b, T, num_ws, w_dim], frames [b, T, 3, R, R]."""
@@ -301,7 +319,7 @@ def train(args, run, dist) -> Path:
 
     def step_fn(step: int) -> dict[str, float]:
         fault = common.fault_at(step)
-        mel, strength, z, real, text, gens, s = batch(step)
+        mel, strength, z, real, text, gens, s, changed = batch(step)
         b = z.shape[0]
         aug = dict(cfg["augment"])
         fake_gens = common.sample_generators(seed, s, b, offset, stream=1)
@@ -356,9 +374,12 @@ def train(args, run, dist) -> Path:
         loss_d.backward()
         common.average_gradients(d_params)
         opt_d.step()
-        return {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "spread": l_spread.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(), "latent": l_latent.item(),
-                "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
-                "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
+        out = {"loss_g": loss_g.item(), "clip_av": l_av.item(), "clip_at": l_at.item(), "latent_reg": l_b.item(), "spread": l_spread.item(), "clip_vv": l_vv.item(), "frame": l_frame.item(), "latent": l_latent.item(),
+               "adv_image": adv_i.item(), "adv_video": adv_v.item(), "sync": l_sync.item(),
+               "loss_d_image": loss_di.item(), "loss_d_video": loss_dv.item(), "r1": r1.item()}
+        if aug is not None:  # fraction of the global batch's clips whose audio the chain changed
+            out["audio_augmented"] = common.gather(torch.tensor([float(changed)], device=device)).sum().item() / B
+        return out
 
     sample_set = _sample_set(cfg["data"])
 

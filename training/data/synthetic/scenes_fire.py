@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livevis.training.data.synthetic import sound as snd
+from livevis.training.data.synthetic import sound_recipes as recipes
 from livevis.training.data.synthetic.canvas import (
     ClipSpec, event_pulse, fbm, jitter_colour, scroll, stamp_discs, vertical_gradient,
 )
@@ -23,7 +23,7 @@ def fire_colour(intensity: np.ndarray) -> np.ndarray:
 
 def fire_crackling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """A campfire at night; every crackle is a flare of the flames with sparks and a burst of clicks."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (3, 5), min_gap=0.3)
@@ -50,11 +50,8 @@ def fire_crackling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         cx_s = cx + rng.normal(0, 0.06, count)[None] + rng.normal(0, 0.15, count)[None] * age
         alive = ((np.arange(tt) >= k0)[:, None] & (age < 0.5)).astype(np.float32) * np.ones((1, count), np.float32)
         stamp_discs(frames, np.stack([cy, cx_s], -1), np.full(count, 1.2 * s / 128), [1.0, 0.9, 0.5], alive)
-    hiss_env = snd.envelope_from_frames(flicker.astype(np.float32), n, sr, fps)
-    audio = 0.18 * hiss_env * snd.shaped_noise(rng, n, sr, 300, 3500, -3) + 0.25 * snd.shaped_noise(rng, n, sr, 40, 250)
-    for t0 in onsets:
-        audio += rng.uniform(7.0, 10.0) * snd.clicks(rng, n, sr, t0, int(rng.integers(4, 8)), 0.05, decay=0.003)
-    return Scene(frames, snd.normalise(audio, rng.uniform(-24, -20)), onsets, caption(rng, [
+    audio = recipes.fire(rng, spec, flicker * (1 + 0.3 * flare), onsets)
+    return Scene(frames, audio, onsets, caption(rng, [
         "a crackling campfire burning at night",
         "fire crackling with flames and flying sparks",
         "a wood fire flickering and crackling in the dark",
@@ -63,7 +60,7 @@ def fire_crackling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def volcano(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """A black cone under a red sky; each eruption (glow burst, lava bombs) lands on a deep boom."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (1, 2), min_gap=0.7)
@@ -91,11 +88,8 @@ def volcano(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         cy, cx_b = apex + vy[None] * age + 1.2 * age**2, cx + vx[None] * age
         alive = ((np.arange(tt) >= k0)[:, None] & (cy < 0.98)).astype(np.float32) * np.ones((1, count), np.float32)
         stamp_discs(frames, np.stack([cy, cx_b], -1), rng.uniform(1.2, 2.2, count) * s / 128, [1.0, 0.6, 0.15], alive)
-    audio = 0.35 * snd.shaped_noise(rng, n, sr, 15, 110)
-    for t0 in onsets:
-        audio += rng.uniform(2.5, 3.5) * snd.shaped_noise(rng, n, sr, 20, 160) * snd.decay_env(n, sr, t0, 0.01, rng.uniform(0.5, 0.8))
-        audio += rng.uniform(0.6, 1.0) * snd.shaped_noise(rng, n, sr, 100, 1500) * snd.decay_env(n, sr, t0, 0.015, 0.35)
-    return Scene(frames, snd.normalise(audio, rng.uniform(-18, -15)), onsets, caption(rng, [
+    audio = recipes.volcano(rng, spec, onsets)
+    return Scene(frames, audio, onsets, caption(rng, [
         "a volcano erupting with glowing lava under a red sky",
         "a volcanic eruption throwing lava into the night",
         "an erupting volcano rumbling and glowing red",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livevis.training.data.synthetic import sound as snd
+from livevis.training.data.synthetic import sound_recipes as recipes
 from livevis.training.data.synthetic.canvas import (
     ClipSpec, event_pulse, fbm, jitter_colour, scroll, vertical_gradient,
 )
@@ -21,7 +21,7 @@ def _ridge(rng: np.random.Generator, x_row: np.ndarray, base: float, amp: float)
 
 def thunderstorm(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """Dark hills under churning clouds; each lightning flash (bolt + sky flash) lands on a thunder crack."""
-    s, fps, sr, n = spec.size, spec.fps, spec.sample_rate, spec.samples
+    s, fps = spec.size, spec.fps
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (1, 3), min_gap=0.5)
@@ -43,12 +43,8 @@ def thunderstorm(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         for k, a in ((k0, 1.0), (k0 + 1, 0.5)):
             if k < spec.frames:
                 frames[k][bolt] = frames[k][bolt] * (1 - a) + a
-    audio = 0.12 * snd.shaped_noise(rng, n, sr, 30, 250) + 0.02 * snd.shaped_noise(rng, n, sr, 500, 4000, -3)
-    for t0 in onsets:
-        crack = snd.shaped_noise(rng, n, sr, 150, 7000) * snd.decay_env(n, sr, t0, 0.002, 0.08)
-        rumble = snd.shaped_noise(rng, n, sr, 25, 220) * snd.decay_env(n, sr, t0, 0.02, rng.uniform(0.35, 0.7))
-        audio += rng.uniform(1.6, 2.2) * crack + rng.uniform(1.0, 1.4) * rumble
-    return Scene(frames, snd.normalise(audio, rng.uniform(-20, -16)), onsets, caption(rng, [
+    audio = recipes.thunderstorm(rng, spec, onsets)
+    return Scene(frames, audio, onsets, caption(rng, [
         "a thunderstorm with lightning over dark hills",
         "lightning flashes above a dark ridge with rolling thunder",
         "a stormy night sky lit by lightning and thunder",
@@ -57,7 +53,7 @@ def thunderstorm(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def rain(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """Grey sky and falling streaks; downpour surges raise streak density and the hiss together."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (1, 2), min_gap=0.7)
@@ -86,9 +82,8 @@ def rain(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     # A surge arrives as a pale sheet of heavy rain that fades within a few frames.
     sheet = event_pulse(t, onsets, decay_frames=1.5, fps=fps)                          # [T]
     frames += (0.8 - frames) * (0.35 * sheet)[:, None, None, None]
-    level = snd.smooth(snd.envelope_from_frames(intensity, n, sr, fps), sr, 0.004)
-    audio = level * snd.shaped_noise(rng, n, sr, 1500, 8000, -1) + 0.05 * snd.shaped_noise(rng, n, sr, 80, 600)
-    return Scene(frames, snd.normalise(audio, rng.uniform(-24, -20)), onsets, caption(rng, [
+    audio = recipes.rain(rng, spec, intensity)
+    return Scene(frames, audio, onsets, caption(rng, [
         "heavy rain falling from a grey sky",
         "a rain shower with streaks of falling rain",
         "rain pouring down over wet ground",
@@ -97,7 +92,7 @@ def rain(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def wind(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """Grass and clouds under a blue sky; gusts bend the grass and speed the clouds as the wind howls."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (1, 3), min_gap=0.5)
@@ -118,10 +113,8 @@ def wind(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     dark, light = jitter_colour(rng, [0.12, 0.35, 0.08]), jitter_colour(rng, [0.45, 0.72, 0.25])
     grass = dark + (light - dark) * g[..., None] * (0.6 + 0.4 * depth[None, ..., None])
     frames = np.where((y > horizon)[None, ..., None], grass, frames)
-    env = snd.smooth(snd.envelope_from_frames(strength, n, sr, fps), sr, 0.01)
-    whistle = snd.shaped_noise(rng, n, sr, rng.uniform(450, 650), rng.uniform(700, 950))
-    audio = env * snd.shaped_noise(rng, n, sr, 120, 1400, -2) + 0.5 * env**2 * whistle
-    return Scene(frames, snd.normalise(audio, rng.uniform(-22, -18)), onsets, caption(rng, [
+    audio = recipes.wind(rng, spec, strength)
+    return Scene(frames, audio, onsets, caption(rng, [
         "wind gusts sweeping through tall grass under moving clouds",
         "a windy meadow with grass bending in the gusts",
         "strong wind blowing clouds over a grassy field",
@@ -130,7 +123,7 @@ def wind(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def calm(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """A still pastel dusk over a lake: almost no motion, quiet soft ambience, no events."""
-    s, sr, n = spec.size, spec.sample_rate, spec.samples
+    s = spec.size
     y, x = spec.grid()
     t = spec.frame_times
     horizon = rng.uniform(0.55, 0.65)
@@ -147,10 +140,8 @@ def calm(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     rows = np.clip((mirror * s).astype(np.int64), 0, s - 1)
     reflect = frames[:, rows[:, 0], :, :] * 0.8                                          # [T, S, S, 3]
     frames = np.where((y > horizon)[None, ..., None], reflect, frames)
-    audio = snd.shaped_noise(rng, n, sr, 100, 2000, -6)
-    tone = np.sin(2 * np.pi * rng.uniform(110, 220) * np.arange(n) / sr).astype(np.float32)
-    audio = audio + 0.3 * tone
-    return Scene(frames, snd.normalise(audio, rng.uniform(-40, -36)), [], caption(rng, [
+    audio = recipes.calm(rng, spec)
+    return Scene(frames, audio, [], caption(rng, [
         "a calm still lake at dusk under a pastel sky",
         "a quiet peaceful evening over still water",
         "a calm scene with soft light and gentle silence",

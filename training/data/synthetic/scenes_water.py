@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from livevis.training.data.synthetic import sound as snd
+from livevis.training.data.synthetic import sound_recipes as recipes
 from livevis.training.data.synthetic.canvas import (
     ClipSpec, fbm, jitter_colour, scroll, stamp_discs, vertical_gradient,
 )
@@ -13,7 +13,7 @@ from livevis.training.data.synthetic.events import Scene, caption, pick_onsets
 
 def waterfall(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """A white column of falling water between mossy cliffs: constant downward texture, broadband roar."""
-    s, sr, n, tt = spec.size, spec.sample_rate, spec.samples, spec.frames
+    s, tt = spec.size, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     rock = fbm(rng, s, s, 6)                                                            # [S, S]
@@ -29,9 +29,8 @@ def waterfall(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     mist = scroll(mist_field, np.zeros(tt), rng.uniform(10, 20) * s / 128 * t, s)        # [T, S, S]
     haze = np.clip((y - 0.72) / 0.28, 0, 1)[None] * (0.5 + 0.5 * mist)                   # [T, S, S]
     frames = frames + (0.92 - frames) * haze[..., None]
-    swell = 1.0 + 0.15 * np.sin(2 * np.pi * rng.uniform(0.3, 0.8) * np.arange(n) / sr + rng.random() * 6.28)
-    audio = swell * snd.shaped_noise(rng, n, sr, 60, 7000, -1.5) + 0.4 * snd.shaped_noise(rng, n, sr, 30, 200)
-    return Scene(frames, snd.normalise(audio.astype(np.float32), rng.uniform(-17, -14)), [], caption(rng, [
+    audio = recipes.waterfall(rng, spec)
+    return Scene(frames, audio, [], caption(rng, [
         "a waterfall pouring down between mossy cliffs",
         "white water rushing over a rocky waterfall",
         "a roaring waterfall with mist at its base",
@@ -40,7 +39,7 @@ def waterfall(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def underwater_bubbling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """Blue-green depths with moving caustics; each burst of rising bubbles comes with bubble chirps."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (2, 3), min_gap=0.45)
@@ -77,13 +76,8 @@ def underwater_bubbling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         puff = np.where(age >= 0, np.exp(-np.maximum(age, 0) / 1.5), 0.0).astype(np.float32)[:, None]
         centre = centres[onsets.index(t0)][k0]                                          # [M, 2] at spawn
         stamp_discs(frames, np.broadcast_to(centre.mean(0), (tt, 1, 2)), np.array([16.0 * s / 128]), [0.85, 0.97, 1.0], 0.9 * puff)
-    audio = 0.25 * snd.shaped_noise(rng, n, sr, 40, 400)
-    for t0, count in zip(onsets, per):
-        starts = np.concatenate([[t0], t0 + np.sort(rng.uniform(0.01, 0.15, min(count, 6) - 1))])
-        for st in starts:
-            f0 = rng.uniform(400, 1100)
-            audio += rng.uniform(1.8, 2.6) * snd.chirp(n, sr, st, f0, f0 * rng.uniform(1.6, 2.4), 0.06, 0.025)
-    return Scene(frames, snd.normalise(audio, rng.uniform(-24, -20)), onsets, caption(rng, [
+    audio = recipes.underwater(rng, spec, onsets)
+    return Scene(frames, audio, onsets, caption(rng, [
         "bubbles rising through blue water underwater",
         "an underwater scene with bursts of bubbling air",
         "streams of bubbles bubbling up in a deep blue sea",
@@ -92,7 +86,7 @@ def underwater_bubbling(rng: np.random.Generator, spec: ClipSpec) -> Scene:
 
 def splashing_water(rng: np.random.Generator, spec: ClipSpec) -> Scene:
     """A bright lake surface; each splash (white crown, droplets, spreading ring) lands on a splash sound."""
-    s, fps, sr, n, tt = spec.size, spec.fps, spec.sample_rate, spec.samples, spec.frames
+    s, fps, tt = spec.size, spec.fps, spec.frames
     y, x = spec.grid()
     t = spec.frame_times
     onsets = pick_onsets(rng, spec, (2, 4), min_gap=0.4)
@@ -125,12 +119,8 @@ def splashing_water(rng: np.random.Generator, spec: ClipSpec) -> Scene:
         # Foam at the impact: opaque for two frames, then fading.
         blob = np.where(on, np.exp(-np.maximum(age, 0) * fps / 2.0), 0.0).astype(np.float32)[:, None]
         stamp_discs(frames, np.full((tt, 1, 2), [sy, sx], np.float32), np.array([rng.uniform(9, 13) * s / 128]), white, blob)
-    lap = 1.0 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.4, 0.9) * np.arange(n) / sr)
-    audio = 0.08 * lap * snd.shaped_noise(rng, n, sr, 200, 1200)
-    for t0 in onsets:
-        audio += rng.uniform(1.2, 1.8) * snd.shaped_noise(rng, n, sr, 400, 6000) * snd.decay_env(n, sr, t0, 0.003, 0.09)
-        audio += rng.uniform(0.5, 0.9) * snd.chirp(n, sr, t0, rng.uniform(220, 320), 110, 0.12, 0.05)
-    return Scene(frames, snd.normalise(audio.astype(np.float32), rng.uniform(-22, -18)), onsets, caption(rng, [
+    audio = recipes.splashing(rng, spec, onsets)
+    return Scene(frames, audio, onsets, caption(rng, [
         "water splashing on the surface of a lake",
         "splashes of water with droplets and ripples",
         "something splashing into bright blue water",
