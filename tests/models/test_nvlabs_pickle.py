@@ -196,3 +196,107 @@ def test_record_layout_matches_nvlabs_persistence(tmp_path):
     state = meta["state"]
     assert {"_parameters", "_buffers", "_modules", "_init_args", "_init_kwargs", "training"} <= set(state)
     assert set(state["_modules"]) == {"synthesis", "mapping"}
+
+
+def _weights_only_ones() -> torch.Tensor:
+    buf = io.BytesIO()
+    torch.save(torch.ones(3), buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def _build_payload(module: str, name: str) -> bytes:
+    """GLOBAL module.name, then BUILD (None, {'__defaults__': ({'neg': True},)}): sets an attribute on it."""
+    state = pickle.dumps((None, {"__defaults__": ({"neg": True},)}), protocol=2)[2:-1]  # strip PROTO and STOP
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b."
+
+
+@pytest.mark.parametrize("target", [("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+                                    ("torch_utils.persistence", "_reconstruct_persistent_obj"), ("torch", "float32"),
+                                    ("collections", "OrderedDict"), ("numpy", "dtype")])
+def test_build_payload_is_refused_and_leaves_torch_unchanged(tmp_path, target):
+    # Before the fix, BUILD set __defaults__ on torch's own _rebuild_tensor_v2: every later tensor load
+    # in the process got the neg bit (torch.load of ones(3) gave [-1, -1, -1]).
+    defaults = torch._utils._rebuild_tensor_v2.__defaults__
+    path = tmp_path / "build.pkl"
+    path.write_bytes(_build_payload(*target))
+    try:
+        with pytest.raises(LivevisError, match="refused to load pickle: BUILD"):
+            read_network_pickle(path)
+        assert torch._utils._rebuild_tensor_v2.__defaults__ == defaults
+        assert torch.equal(_weights_only_ones(), torch.ones(3))
+    finally:
+        torch._utils._rebuild_tensor_v2.__defaults__ = defaults  # keep other tests sane if this one fails
+
+
+def test_mutating_opcodes_only_touch_fresh_containers():
+    # SETITEM / APPEND on an allow-listed global (a class) and a call of a non-global are refused.
+    setitem_on_class = b"\x80\x02ccollections\nOrderedDict\nX\x01\x00\x00\x00kK\x01s."
+    with pytest.raises(LivevisError, match="SETITEM on a type"):
+        RestrictedUnpickler(io.BytesIO(setitem_on_class)).load()
+    append_on_size = b"\x80\x02ctorch\nSize\n)RK\x01a."
+    with pytest.raises(LivevisError, match="APPEND on a Size"):
+        RestrictedUnpickler(io.BytesIO(append_on_size)).load()
+    call_of_data = b"\x80\x02}q\x00)R."
+    with pytest.raises(LivevisError, match="call of a dict"):
+        RestrictedUnpickler(io.BytesIO(call_of_data)).load()
+    assert RestrictedUnpickler(io.BytesIO(pickle.dumps({"a": [1, 2], "b": {3}}, protocol=4))).load() == {"a": [1, 2], "b": {3}}
+
+
+def _stride_bomb(stride: int) -> bytes:
+    """A 4-element float storage viewed with size (2,) and a huge stride: torch's set_ would grow the storage."""
+    real = pickle.dumps(torch.arange(4.0), protocol=2)
+    tail = b"K\x00K\x04\x85q\tK\x01\x85q\n"  # offset 0, size (4,), stride (1,) as pickled by torch
+    assert tail in real
+    bomb = b"K\x00K\x02\x85q\t\x8a\x08" + stride.to_bytes(8, "little") + b"\x85q\n"  # size (2,), stride (LONG1 8 bytes)
+    return real.replace(tail, bomb)
+
+
+def test_stride_bomb_is_refused_without_allocating(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb.pkl"
+    stride = 75_000_000  # 300 MB of float32 if torch grew the storage to fit
+    path.write_bytes(b"\x80\x02}q\x00X\x01\x00\x00\x00tq\x01" + _stride_bomb(stride)[2:-1] + b"s.")
+    tracemalloc.start()
+    try:
+        with pytest.raises(LivevisError, match=r"refused tensor in network pickle: size \(2,\) stride \(75000000,\).*storage holding 4"):
+            read_network_pickle(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    good = tmp_path / "good.pkl"
+    good.write_bytes(b"\x80\x02}q\x00X\x01\x00\x00\x00tq\x01" + _stride_bomb(2)[2:-1] + b"s.")
+    assert read_network_pickle(good)["t"].tolist() == [0.0, 2.0]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_storage_declaring_more_than_it_carries_is_refused(tmp_path):
+    inner_buf = io.BytesIO()
+    torch.save(torch.arange(4.0).storage(), inner_buf, _use_new_zipfile_serialization=False)
+    inner = inner_buf.getvalue()
+    numel = b"X\x03\x00\x00\x00cpuq\x03K\x04N"  # ('storage', FloatStorage, key, 'cpu', 4, None)
+    assert inner.count(numel) == 1
+    forged = inner.replace(numel, b"X\x03\x00\x00\x00cpuq\x03J\x00\xe1\xf5\x05N")  # numel 100_000_000
+
+    class Storage:
+        def __init__(self, data):
+            self.data = data
+
+        def __reduce__(self):
+            return (torch.storage._load_from_bytes, (self.data,))
+
+    path = tmp_path / "big.pkl"
+    path.write_bytes(pickle.dumps({"s": Storage(forged)}, protocol=4))
+    with pytest.raises(LivevisError, match="declares 400000000 bytes but carries only"):
+        read_network_pickle(path)
+    path.write_bytes(pickle.dumps({"s": Storage(inner)}, protocol=4))
+    assert read_network_pickle(path)["s"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_length_fields_cannot_exceed_the_file(tmp_path):
+    path = tmp_path / "len.pkl"
+    path.write_bytes(b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"abc")  # BINBYTES8 of 1 TiB
+    with pytest.raises(LivevisError, match="asks for 1099511627776 bytes, 3 remain"):
+        read_network_pickle(path)
