@@ -12,9 +12,9 @@ from torch import nn
 
 from livevis.engines.backends import BACKENDS, backend_module
 from livevis.engines.backends.common import Entry
-from livevis.engines.cache import engine_key, entry_dir
+from livevis.engines.cache import engine_key, entry_dir, evict, warn_rebuild
 from livevis.engines.engine import Engine
-from livevis.engines.errors import BackendUnavailable, BuildError, first_line
+from livevis.engines.errors import BackendUnavailable, BuildError, UnsafeCacheError, first_line
 from livevis.engines.parity import PRECISIONS, check_parity
 from livevis.errors import LivevisError
 
@@ -66,26 +66,49 @@ def build(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], *, backen
         entry = Entry(entry_dir(backend, name, key), key, fields)
     log.info("building %s with %s/%s", name, backend, precision)
     t0 = time.perf_counter()
+    runner, from_cache = _backend_build(module, example_inputs, backend, precision, name, device, entry)
+    seconds = time.perf_counter() - t0
     try:
-        runner, from_cache = backend_module(backend).build(module, example_inputs, precision=precision, name=name,
-                                                           device=device, entry=entry)
+        parity = _first_run(runner, module, example_inputs, backend, precision, name)
+    except LivevisError as exc:
+        if not from_cache or isinstance(exc, UnsafeCacheError):
+            raise
+        # A cached engine that loads but fails (a driver update, a damaged plan): evict it and build once
+        # more from the module, so it does not fail again on every start.
+        warn_rebuild(entry.folder, f"its first run failed: {exc}")
+        evict(entry.folder)
+        t0 = time.perf_counter()
+        runner, from_cache = _backend_build(module, example_inputs, backend, precision, name, device, entry)
+        seconds = time.perf_counter() - t0
+        parity = _first_run(runner, module, example_inputs, backend, precision, name)
+    return Engine(runner=runner, backend=backend, precision=precision, name=name, build_seconds=seconds,
+                  from_cache=from_cache, parity=parity, tuple_output=tuple_output, device=str(device),
+                  input_shapes=tuple(tuple(x.shape) for x in example_inputs),
+                  artifact=str(entry.folder) if entry is not None and backend != "eager" else None)
+
+
+def _backend_build(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], backend: str, precision: str,
+                   name: str, device: torch.device, entry: Entry | None):
+    try:
+        return backend_module(backend).build(module, example_inputs, precision=precision, name=name,
+                                             device=device, entry=entry)
     except LivevisError:
         raise
     except Exception as exc:  # exporters/compilers raise many types; the traceback goes to the debug log
         log.debug("%s build of %s failed", backend, name, exc_info=True)
         raise BuildError(f"{backend} could not build {name}: {first_line(exc)}") from exc
-    seconds = time.perf_counter() - t0
+
+
+def _first_run(runner, module: nn.Module, example_inputs: tuple[torch.Tensor, ...], backend: str, precision: str,
+               name: str):
+    """Run the engine for the first time, against eager: the parity report, or BuildError/ParityError."""
     try:
-        parity = check_parity(runner, module, example_inputs, precision=precision, backend=backend, name=name)
+        return check_parity(runner, module, example_inputs, precision=precision, backend=backend, name=name)
     except LivevisError:
         raise
     except Exception as exc:  # e.g. the engine rejects an input on its first real call
         log.debug("%s engine for %s failed to run", backend, name, exc_info=True)
         raise BuildError(f"{backend} engine for {name} failed to run: {first_line(exc)}") from exc
-    return Engine(runner=runner, backend=backend, precision=precision, name=name, build_seconds=seconds,
-                  from_cache=from_cache, parity=parity, tuple_output=tuple_output, device=str(device),
-                  input_shapes=tuple(tuple(x.shape) for x in example_inputs),
-                  artifact=str(entry.folder) if entry is not None and backend != "eager" else None)
 
 
 def build_first_passing(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], backends: Sequence[str], *,
@@ -98,6 +121,8 @@ def build_first_passing(module: nn.Module, example_inputs: tuple[torch.Tensor, .
         try:
             engine = build(module, example_inputs, backend=backend, precision=precision, name=name,
                            cache_key=cache_key)
+        except UnsafeCacheError:
+            raise  # not this backend's fault: every backend would refuse the same folder
         except LivevisError as exc:
             line = f"{backend}: {exc}"
             refusals.append(line)

@@ -4,8 +4,14 @@ Layout under `cache_dir("engines")`:
     <backend>/<name>-<key16>/meta.json     key, backend, files and their sha256
     <backend>/<name>-<key16>/<artifacts>   model.onnx, engine.ep, inductor_artifacts.bin, ...
     choices/<name>-<key16>.json            the backend `select_backend` measured as fastest
-Entries are written whole (atomic_dir / atomic_open). A missing, corrupt or foreign entry is reported
-with an EngineCacheWarning and rebuilt, never trusted.
+Entries are written whole (atomic_dir / atomic_open): meta.json, with every artefact's sha256, appears
+only together with the artefacts. A missing, corrupt or foreign entry is reported with an
+EngineCacheWarning and rebuilt, never trusted. Artefacts are deserialised (torch.export.load,
+torch.compiler.load_cache_artifacts: unpicklers) only from bytes whose sha256 matched meta.json.
+
+Because loading an entry runs code from it, the engines folder and every folder under it must be
+private: created 0700, and refused (UnsafeCacheError) when owned by someone else or writable by
+group or others, e.g. a shared LIVEVIS_CACHE_DIR.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import platform
 import re
+import shutil
+import stat
 import time
 import warnings
 from pathlib import Path
@@ -22,7 +31,7 @@ from typing import Any, Sequence
 
 import torch
 
-from livevis.engines.errors import EngineCacheWarning
+from livevis.engines.errors import EngineCacheWarning, UnsafeCacheError
 from livevis.models.download import file_sha256
 from livevis.paths import cache_dir
 from livevis.util.atomic import atomic_dir, atomic_open
@@ -94,12 +103,49 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:48] or "module"
 
 
+def _ensure_private(folder: Path) -> None:
+    """Create `folder` 0700 if absent; refuse it if someone else owns it or can write to it."""
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.stat(folder)  # follows a symlink: what counts is who controls the folder it points to
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeCacheError(f"engine cache {folder} is not a folder")
+    if st.st_uid != os.geteuid():
+        raise UnsafeCacheError(f"engine cache {folder} is owned by uid {st.st_uid}, not you (uid {os.geteuid()}): "
+                               f"refusing to load engines from it; set LIVEVIS_CACHE_DIR to a folder of your own")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeCacheError(f"engine cache {folder} is writable by others (mode {stat.S_IMODE(st.st_mode):o}): "
+                               f"refusing to load engines from it; check its contents, then chmod 700 {folder}")
+    if st.st_mode & 0o077:  # ours and not writable by others, but readable: tighten (older livevis made 0755)
+        os.chmod(folder, 0o700)
+
+
+def private_dir(*parts: str) -> Path:
+    """`cache_dir("engines", *parts)`, with the engines folder and each folder below it checked private."""
+    path = cache_dir() / "engines"
+    _ensure_private(path)
+    for part in parts:
+        path = path / part
+        _ensure_private(path)
+    return path
+
+
 def entry_dir(backend: str, name: str, key: str) -> Path:
-    return cache_dir("engines", backend) / f"{_slug(name)}-{key[:16]}"
+    return private_dir(backend) / f"{_slug(name)}-{key[:16]}"
 
 
 def choice_file(name: str, key: str) -> Path:
-    return cache_dir("engines", "choices") / f"{_slug(name)}-{key[:16]}.json"
+    return private_dir("choices") / f"{_slug(name)}-{key[:16]}.json"
+
+
+def evict(folder: Path) -> None:
+    """Remove a cache entry (a folder, or a choice file) so that it is rebuilt."""
+    if folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        folder.unlink(missing_ok=True)
 
 
 def warn_rebuild(what: Path, reason: str) -> None:
@@ -123,6 +169,17 @@ def read_entry(folder: Path, key: str) -> dict[str, Any] | None:
     return meta
 
 
+def verified_bytes(folder: Path, meta: dict[str, Any], fname: str) -> bytes:
+    """The bytes of an entry's artefact, read once and checked against meta.json's sha256.
+
+    Deserialisers get these bytes (not the path), so a file swapped after read_entry checked it is never loaded.
+    """
+    data = (folder / fname).read_bytes()
+    if hashlib.sha256(data).hexdigest() != meta["files"].get(fname):
+        raise UnsafeCacheError(f"engine cache entry {folder}: {fname} changed after it was checked; refusing to load it")
+    return data
+
+
 class EntryWriter:
     """Collects artefacts in a temporary folder that replaces the entry only once meta.json is written."""
 
@@ -143,6 +200,7 @@ class EntryWriter:
             meta = {"format": FORMAT, "key": self.key, "fields": self.fields, "files": files,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             (self.tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            os.chmod(self.tmp, 0o700)  # atomic_dir makes it 0755; the parent is private anyway
         return self._ctx.__exit__(exc_type, exc, tb)
 
 

@@ -17,6 +17,10 @@ class ParityError(LivevisError):
     """The built engine's outputs differ from eager beyond the precision's tolerance."""
 
 
+class UnsafeCacheError(LivevisError):
+    """The engine cache could run someone else's code (shared or writable folder, entry changed under us)."""
+
+
 class EngineCacheWarning(UserWarning):
     """A cache entry was corrupt or incompatible and is being rebuilt."""
 

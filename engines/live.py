@@ -30,7 +30,9 @@ def live_modules(bundle, device: torch.device | str = "cpu") -> list[LiveModule]
     with torch.no_grad():
         if hasattr(g, "mapping") and getattr(g, "z_dim", 0):
             z = torch.randn(1, g.z_dim, generator=gen).to(device)
-            ws = g.mapping(z)  # [1, num_ws, w_dim], the distribution synthesis sees live
+            c_dim = int(getattr(g, "c_dim", 0) or 0)
+            c = torch.eye(c_dim, device=device)[:1] if c_dim else None  # conditional: the first class
+            ws = g.mapping(z, c)  # [1, num_ws, w_dim], the distribution synthesis sees live
         else:
             ws = torch.randn(1, num_ws, w_dim, generator=gen).to(device)
     assert ws.shape == (1, num_ws, w_dim), f"ws {tuple(ws.shape)} != [1, {num_ws}, {w_dim}]"

@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from livevis.engines.backends.common import LOW_PRECISION, AutocastModule, Entry, flat_runner
-from livevis.engines.cache import EntryWriter, read_entry, warn_rebuild
-from livevis.paths import cache_dir
+from livevis.engines.cache import EntryWriter, private_dir, read_entry, verified_bytes, warn_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +55,16 @@ def point_inductor_cache() -> str:
 
     current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir("engines", "inductor"))
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(private_dir("inductor"))
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
 
 def _load_artifacts(entry: Entry) -> bool:
     """True when the entry is valid (its artefacts, if any, are now loaded into torch's caches)."""
-    if read_entry(entry.folder, entry.key) is None:
+    meta = read_entry(entry.folder, entry.key)
+    if meta is None:
         return False
-    blob = (entry.folder / ARTIFACTS).read_bytes()
+    blob = verified_bytes(entry.folder, meta, ARTIFACTS)  # load_cache_artifacts unpickles: checked bytes only
     if blob:
         try:
             torch.compiler.load_cache_artifacts(blob)

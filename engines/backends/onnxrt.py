@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from livevis.engines.backends.common import LOW_PRECISION, CastBoundary, Entry
-from livevis.engines.cache import EntryWriter, read_entry, warn_rebuild
+from livevis.engines.cache import EntryWriter, read_entry, verified_bytes, warn_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,14 @@ def export_onnx(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path)
     program.save(str(path), external_data=False)
 
 
-def _session(path: Path, device: torch.device):
+def _session(model: Path | bytes, device: torch.device):
     import onnxruntime as ort
 
     providers = ["CPUExecutionProvider"]
     if device.type == "cuda":
         providers = [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
-    return ort.InferenceSession(str(path), sess_options=session_options(), providers=providers)
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=session_options(), providers=providers)
 
 
 def _cpu_runner(sess):
@@ -122,10 +123,12 @@ def build(module: nn.Module, inputs: tuple[torch.Tensor, ...], *, precision: str
           device: torch.device, entry: Entry | None):
     target = module if precision == "fp32" else CastBoundary(module, LOW_PRECISION[precision])
     sess = None
-    hit = entry is not None and read_entry(entry.folder, entry.key) is not None
+    meta = read_entry(entry.folder, entry.key) if entry is not None else None
+    hit = meta is not None
     if hit:
+        model = verified_bytes(entry.folder, meta, MODEL)
         try:
-            sess = _session(entry.folder / MODEL, device)
+            sess = _session(model, device)
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
             warn_rebuild(entry.folder, f"onnxruntime could not load it: {exc}")
             hit = False

@@ -15,13 +15,14 @@ torch-tensorrt is the optional extra `livevis[trt]`; it is imported only here, o
 from __future__ import annotations
 
 import inspect
+import io
 import logging
 
 import torch
 from torch import nn
 
 from livevis.engines.backends.common import LOW_PRECISION, CastBoundary, Entry, flat_runner
-from livevis.engines.cache import EntryWriter, read_entry, warn_rebuild
+from livevis.engines.cache import EntryWriter, read_entry, verified_bytes, warn_rebuild
 from livevis.engines.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,11 @@ def build(module: nn.Module, inputs: tuple[torch.Tensor, ...], *, precision: str
         from livevis.engines.errors import BackendUnavailable
 
         raise BackendUnavailable(NEEDS)
-    if entry is not None and read_entry(entry.folder, entry.key) is not None:
+    meta = read_entry(entry.folder, entry.key) if entry is not None else None
+    if meta is not None:
+        blob = verified_bytes(entry.folder, meta, ENGINE)  # torch.export.load unpickles: checked bytes only
         try:
-            loaded = torch.export.load(str(entry.folder / ENGINE)).module()
+            loaded = torch.export.load(io.BytesIO(blob)).module()
             return flat_runner(loaded), True
         except Exception as exc:  # engine built for another TensorRT / GPU, or unreadable
             warn_rebuild(entry.folder, f"could not load the TensorRT engine: {exc}")

@@ -76,3 +76,74 @@ def test_choice_round_trip_and_corruption():
     path.write_text("")
     with pytest.warns(EngineCacheWarning):
         assert read_choice(path, key) is None
+
+
+def _engines_root():
+    from livevis.paths import cache_dir
+
+    return cache_dir() / "engines"
+
+
+def test_cache_folders_are_created_private():
+    import stat
+
+    folder = entry_dir("onnxruntime", "synthesis", _key())
+    for path in (_engines_root(), folder.parent):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    with EntryWriter(folder, _key(), {}) as w:
+        w.path("model.bin").write_bytes(b"x")
+    assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_writable_cache_folder_is_refused(mode):
+    from livevis.engines.errors import UnsafeCacheError
+
+    entry_dir("onnxruntime", "synthesis", _key())
+    for folder in (_engines_root(), _engines_root() / "onnxruntime"):
+        folder.chmod(mode)
+        with pytest.raises(UnsafeCacheError, match=rf"engine cache .*{folder.name} is writable by others \(mode {mode:o}\)"):
+            entry_dir("onnxruntime", "synthesis", _key())
+        if folder == _engines_root():
+            with pytest.raises(UnsafeCacheError, match="writable by others"):
+                choice_file("synthesis", _key())
+        folder.chmod(0o700)
+
+
+def test_cache_folder_owned_by_someone_else_is_refused():
+    import os
+
+    from livevis.engines.errors import UnsafeCacheError
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another uid")
+    root = _engines_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chown(root, 4242, -1)
+    with pytest.raises(UnsafeCacheError, match=r"owned by uid 4242, not you \(uid 0\)"):
+        entry_dir("tensorrt", "synthesis", _key())
+
+
+def test_readable_cache_folder_of_ours_is_tightened():
+    import stat
+
+    root = _engines_root()
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # what older versions created
+    entry_dir("onnxruntime", "synthesis", _key())
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+
+
+def test_verified_bytes_refuses_an_artefact_swapped_after_the_check():
+    from livevis.engines.cache import verified_bytes
+    from livevis.engines.errors import UnsafeCacheError
+
+    key = _key()
+    folder = entry_dir("tensorrt", "synthesis", key)
+    with EntryWriter(folder, key, {}) as w:
+        w.path("engine.ep").write_bytes(b"engine")
+    meta = read_entry(folder, key)
+    assert verified_bytes(folder, meta, "engine.ep") == b"engine"
+    (folder / "engine.ep").write_bytes(b"evil!!")  # after read_entry, before the deserialiser
+    with pytest.raises(UnsafeCacheError, match="engine.ep changed after it was checked"):
+        verified_bytes(folder, meta, "engine.ep")

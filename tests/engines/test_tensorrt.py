@@ -75,3 +75,37 @@ def test_tensorrt_builds_caches_and_passes_parity(tmp_path, monkeypatch, precisi
     second = engines.build(m, (x,), backend="tensorrt", precision=precision, name="conv", cache_key="w")
     assert not first.from_cache and second.from_cache
     assert second.parity <= engines.TOLERANCE[precision]
+
+
+def _installed_trt():
+    try:
+        import torch_tensorrt
+    except Exception as exc:  # not installed, or installed without its CUDA libraries
+        pytest.skip(f"torch_tensorrt is not importable here ({type(exc).__name__}): the settings are checked "
+                    "against its signatures where it is installed (pip install 'livevis[trt]')")
+    return torch_tensorrt
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
+def test_settings_exist_in_the_installed_torch_tensorrt(precision):
+    import inspect
+
+    trt = _installed_trt()
+    signature = inspect.signature(trt.dynamo.compile)
+    params = signature.parameters
+    settings, _ = trt_backend.compile_settings(precision, set(params))
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    known = set(params)
+    if accepts_any:  # **kwargs: the real names are CompilationSettings' fields
+        import dataclasses
+
+        known |= {f.name for f in dataclasses.fields(trt.dynamo.CompilationSettings)}
+    assert set(settings) <= known, f"not in torch_tensorrt {trt.__version__}: {sorted(set(settings) - known)}"
+    input_key = "arg_inputs" if "arg_inputs" in params else "inputs"
+    signature.bind_partial(object(), **{input_key: []}, **settings)  # names and positions as _compile passes them
+    for name, value in settings.items():
+        default = params[name].default if name in params else inspect.Parameter.empty
+        if isinstance(default, (bool, int)) and default is not inspect.Parameter.empty:
+            assert type(value) is type(default), (name, value, default)
+    save = inspect.signature(trt.save).parameters
+    assert "output_format" in save and ({"arg_inputs", "inputs"} & set(save))
