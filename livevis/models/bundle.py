@@ -7,20 +7,24 @@ checked tensor by tensor (names and shapes) before they are copied in.
 
     config.json = {"format": "livevis-bundle", "version": 1, "name", "description",
                    "generator": {"arch", "config"}, "sound_encoder"?, "recurrent"?,
-                   "image_discriminator"?, "video_discriminator"?, "clip"?,
+                   "image_discriminator"?, "video_discriminator"?, "upscaler"?, "sound_tokenizer"?, "text_sound"?, "clip"?,
                    "audio": {...}, "classes": [{"name", "prompt"}], "weights_dtype", "provenance"}
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime
 import hashlib
 import json
+import math
 import os
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -42,6 +46,9 @@ MODULE_PARTS: dict[str, tuple[str, ...]] = {
     "recurrent": ("recurrent",),
     "image_discriminator": ("image_discriminator",),
     "video_discriminator": ("video_discriminator",),
+    "upscaler": ("upscaler",),  # optional: the output stage's learned upscaler (older bundles have none)
+    "sound_tokenizer": ("sound_tokenizer",),  # optional: `livevis generate` (text -> sound); older bundles have none
+    "text_sound": ("text_sound",),
 }
 PARTS = (*MODULE_PARTS, "clip")
 _TOP_LEVEL = {"format", "version", "name", "description", *PARTS, "audio", "classes", "weights_dtype", "provenance"}
@@ -102,6 +109,9 @@ class Bundle:
     clip: nn.Module | None = None
     image_discriminator: nn.Module | None = None
     video_discriminator: nn.Module | None = None
+    upscaler: nn.Module | None = None
+    sound_tokenizer: nn.Module | None = None
+    text_sound: nn.Module | None = None
     path: Path | None = None
 
     @classmethod
@@ -117,6 +127,7 @@ class Bundle:
         clip_spec: dict[str, Any] | None = None,
         image_discriminator: nn.Module | None = None,
         video_discriminator: nn.Module | None = None,
+        upscaler: nn.Module | None = None,
         audio: AudioFrontend | None = None,
         classes: list[dict[str, str]] | None = None,
         provenance: dict[str, Any] | None = None,
@@ -147,6 +158,7 @@ class Bundle:
             clip=clip,
             image_discriminator=image_discriminator,
             video_discriminator=video_discriminator,
+            upscaler=upscaler,
         )
 
     @property
@@ -203,6 +215,55 @@ def _part_config(module: nn.Module, part: str) -> dict[str, Any]:
     return {"arch": _arch_of(module, MODULE_PARTS[part]), "config": config.to_dict()}
 
 
+def _json_matches(hint: Any, value: Any) -> bool:
+    """Whether a JSON value fits a config field's type hint (the hints configs use: int, float, bool,
+    str, X | None, tuple[int, ...], tuple[tuple[int, int], ...])."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_json_matches(arg, value) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return type(value) is bool
+    if hint is int:
+        return type(value) is int and abs(value) < 2**31
+    if hint is float:
+        return type(value) in (int, float) and math.isfinite(value) and abs(value) < 2**31
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, list):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_json_matches(args[0], v) for v in value)
+        return len(value) == len(args) and all(_json_matches(a, v) for a, v in zip(args, value))
+    if isinstance(hint, type) and issubclass(hint, StrictConfig):
+        return isinstance(value, dict)
+    return True  # a hint this check does not know: the config class validates it
+
+
+def _strict_from_dict(cls: type, data: Any) -> Any:
+    """cls.from_dict(data) after checking each value's JSON type; whatever the config's own checks
+    raise on odd values becomes a LivevisError naming the field."""
+    if isinstance(data, dict):
+        hints = typing.get_type_hints(cls)
+        for key, value in data.items():
+            if key in hints and not _json_matches(hints[key], value):
+                shown = json.dumps(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise LivevisError(f"{cls.__name__}: {key} must be {_hint_name(hints[key])}, got {shown}")
+    try:
+        return cls.from_dict(data)
+    except LivevisError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
+        raise LivevisError(f"{cls.__name__}: invalid values ({_one_line(exc)})") from None
+
+
+def _hint_name(hint: Any) -> str:
+    return str(hint).replace("<class '", "").replace("'>", "").replace("typing.", "")
+
+
 def validate_config(doc: Any, where: str) -> dict[str, StrictConfig]:
     """Check a config.json document; returns {part: validated StrictConfig} for the module parts.
 
@@ -227,12 +288,12 @@ def validate_config(doc: Any, where: str) -> dict[str, StrictConfig]:
     if not isinstance(doc.get("provenance"), dict):
         raise LivevisError(f"{where}: 'provenance' must be an object")
     try:
-        AudioFrontend.from_dict(doc.get("audio"))
+        _strict_from_dict(AudioFrontend, doc.get("audio"))
         classes = doc.get("classes")
         if not isinstance(classes, list):
             raise LivevisError("'classes' must be a list")
         for c in classes:
-            ClassPrompt.from_dict(c)
+            _strict_from_dict(ClassPrompt, c)
     except LivevisError as exc:
         raise LivevisError(f"{where}: {exc}") from None
 
@@ -246,7 +307,7 @@ def validate_config(doc: Any, where: str) -> dict[str, StrictConfig]:
         if spec["arch"] not in allowed:
             raise LivevisError(f"{where}: {part} arch {spec['arch']!r} is not one of {', '.join(allowed)}")
         try:
-            configs[part] = factory.config_class(spec["arch"]).from_dict(spec["config"])
+            configs[part] = _strict_from_dict(factory.config_class(spec["arch"]), spec["config"])
         except LivevisError as exc:
             raise LivevisError(f"{where}: {part}: {exc}") from None
     if "clip" in doc:
@@ -392,6 +453,72 @@ def _read_tensors(file: Path) -> dict[str, torch.Tensor]:
         raise LivevisError(f"{file}: corrupt safetensors ({_one_line(exc)})") from None
 
 
+def _header_shapes(file: Path) -> dict[str, tuple[int, ...]]:
+    """{tensor name: shape} from a safetensors header, without reading the tensors."""
+    from safetensors import safe_open
+
+    if not file.is_file():
+        raise LivevisError(f"{file}: weights file missing")
+    try:
+        with safe_open(str(file), "pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for every kind of damage
+        raise LivevisError(f"{file}: corrupt safetensors ({_one_line(exc)})") from None
+
+
+@contextlib.contextmanager
+def _tensor_budget(held: int, file: Path) -> Iterator[None]:
+    """Abort a module build that registers far more parameters and buffers than the `held` tensors
+    of its weights file: a config that describes a huge network is refused before it costs time."""
+    from torch.nn.modules import module as nn_module
+
+    count, limit = 0, 2 * held + 64  # slack for non-persistent buffers, which files do not hold
+
+    def hook(*_args):
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise LivevisError(f"{file}: the config describes far more tensors than the file's {held}")
+
+    handles = [nn_module.register_module_parameter_registration_hook(hook),
+               nn_module.register_module_buffer_registration_hook(hook)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _build_part(arch: str, config: StrictConfig, file: Path) -> nn.Module:
+    """The part's module, built only after a memory-free (meta device) build of the same config was
+    checked against the weights file's header: a config of absurd size is refused, not allocated."""
+    shapes = _header_shapes(file)
+    where = file.parent / CONFIG_NAME
+    try:
+        with _tensor_budget(len(shapes), file), torch.device("meta"):
+            skeleton = factory.build(arch, config)
+        _check_shapes({k: tuple(v.shape) for k, v in skeleton.state_dict().items()}, shapes, file)
+        return factory.build(arch, config)
+    except LivevisError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError, RuntimeError, AssertionError) as exc:
+        raise LivevisError(f"{where}: cannot build {arch} from its config ({_one_line(exc)})") from None
+
+
+def _check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], file: Path) -> None:
+    missing = sorted(set(expected) - set(found))
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise LivevisError(f"{file}: missing tensor {missing[0]!r}{more}")
+    unexpected = sorted(set(found) - set(expected))
+    if unexpected:
+        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise LivevisError(f"{file}: unexpected tensor {unexpected[0]!r}{more}")
+    for key, ref in expected.items():
+        if tuple(found[key]) != tuple(ref):
+            raise LivevisError(f"{file}: tensor {key!r} has shape {list(found[key])}, expected {list(ref)}")
+
+
 def _check_tensors(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], file: Path) -> None:
     missing = sorted(set(expected) - set(found))
     if missing:
@@ -457,7 +584,7 @@ def load_bundle(path_or_name: str | Path, device: str | torch.device = "cpu", dt
 
     parts: dict[str, nn.Module | None] = {}
     for part, config in configs.items():
-        module = factory.build(doc[part]["arch"], config).to(dtype)
+        module = _build_part(doc[part]["arch"], config, path / f"{part}.safetensors").to(dtype)
         _load_weights(module, path / f"{part}.safetensors")
         parts[part] = module
     if "clip" in doc and load_clip:

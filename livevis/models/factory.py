@@ -22,6 +22,9 @@ ARCHITECTURES: dict[str, tuple[str, str, str]] = {
     "recurrent": ("livevis.models.recurrent", "RecurrentConfig", "RecurrentBlocks"),
     "image_discriminator": ("livevis.models.discriminators", "ImageDiscriminatorConfig", "ImageDiscriminator"),
     "video_discriminator": ("livevis.models.discriminators", "VideoDiscriminatorConfig", "VideoDiscriminator"),
+    "upscaler": ("livevis.models.upscaler", "UpscalerConfig", "Upscaler"),
+    "sound_tokenizer": ("livevis.models.sound_tokenizer", "SoundTokenizerConfig", "SoundTokenizer"),
+    "text_sound": ("livevis.models.text_sound", "TextSoundConfig", "TextSound"),
 }
 
 PRESET_DIR = Path(__file__).parent / "configs"

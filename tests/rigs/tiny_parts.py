@@ -71,4 +71,11 @@ def full_bundle(seed: int = 0) -> Bundle:
         arch, config = factory.load_preset(f"{part}-tiny")
         config["img_resolution"] = TINY_GENERATOR["img_resolution"]
         setattr(b, part, factory.build(arch, config).eval())
+    arch, config = factory.load_preset("sound_tokenizer-tiny")
+    config["n_mels"] = TINY_AUDIO.n_mels
+    b.sound_tokenizer = factory.build(arch, config).eval()
+    arch, config = factory.load_preset("text_sound-tiny")
+    config.update(vocab=32, text_dim=16)
+    b.text_sound = factory.build(arch, config).eval()
+    b.upscaler = factory.build(*factory.load_preset("upscaler-tiny")).eval()
     return b
