@@ -1,0 +1,74 @@
+"""Stage `upscaler`: the output stage's learned upscaler, trained on degraded real frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from livevis.models.bundle import load_bundle
+from livevis.training.stages import upscaler as stage
+from tests.rigs.tiny_bundle import make_tiny_bundle
+from tests.rigs.tiny_data import metric_rows, tiny_data, train  # noqa: F401 (fixtures)
+
+
+def test_tiny_preset_trains_evaluates_saves_and_writes_into_a_bundle(tiny_data, tmp_path):
+    bundle = make_tiny_bundle(tmp_path / "b.bundle")
+    before = load_bundle(bundle)
+    assert before.upscaler is None
+    out = tmp_path / "up"
+    code, err = train("upscaler", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 12, "--bundle", bundle)
+    assert code == 0, err
+    rows = metric_rows(out)
+    assert [int(r["step"]) for r in rows] == list(range(12))
+    metrics = json.loads((out / "eval.json").read_text())
+    assert metrics["val_frames"] > 0 and all(np.isfinite(v) for v in metrics.values())
+    assert {"psnr_clean_learned", "psnr_clean_lanczos", "psnr_degraded_learned"} <= set(metrics)
+    model = stage.load_upscaler(out)
+    ckpt = torch.load(out / "checkpoints/ckpt-00000012.pt", weights_only=True)["models"]["upscaler"]
+    assert all(torch.equal(v, ckpt[k]) for k, v in model.state_dict().items())
+    # The bundle now carries it (other parts untouched) and still loads.
+    after = load_bundle(bundle)
+    assert after.upscaler is not None and after.upscaler.scale == stage.PRESETS["tiny"]["model"]["scale"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in after.upscaler.state_dict().items())
+    assert all(torch.equal(v, before.generator.state_dict()[k]) for k, v in after.generator.state_dict().items())
+
+
+def test_resume_after_a_stop_reproduces_the_losses(tiny_data, tmp_path, monkeypatch):
+    from livevis.training.stages import common
+
+    args = ["--data", tiny_data, "--preset", "tiny", "--steps", 6, "--ckpt-every", 2]
+    assert train("upscaler", *args, "--out", tmp_path / "full")[0] == 0
+    monkeypatch.setenv(common.FAULT_ENV, "nan@3")
+    code, err = train("upscaler", *args, "--out", tmp_path / "cut")
+    assert code == 1 and "NaN" in err and not (tmp_path / "cut/upscaler.json").exists()
+    monkeypatch.delenv(common.FAULT_ENV)
+    assert train("upscaler", *args, "--out", tmp_path / "cut", "--resume")[0] == 0
+    want, got = metric_rows(tmp_path / "full"), metric_rows(tmp_path / "cut")
+    assert [int(r["step"]) for r in got] == list(range(6))
+    for a, b in zip(want, got):
+        assert all(abs(a[k] - b[k]) <= 1e-6 for k in a), (a, b)
+
+
+def test_degradation_is_seeded_and_shrinks_by_the_scale():
+    hr = torch.rand(3, 32, 32) * 2 - 1
+    gens = lambda: common_gen()  # noqa: E731
+    a = stage.degrade(hr, 2, gens(), stage.DEGRADE)
+    b = stage.degrade(hr, 2, gens(), stage.DEGRADE)
+    assert a.shape == (3, 16, 16) and torch.equal(a, b)
+    assert a.min() >= -1 and a.max() <= 1
+
+
+def common_gen():
+    from livevis.training.stages import common
+
+    return common.sample_generators(7, 3, 1)[0]
+
+
+def test_bad_settings_are_one_line_errors(tiny_data, tmp_path):
+    for flags, needle in ((["--generator", "x.pkl"], "neither --generator"), (["--bundle", tmp_path / "nope"], "no such bundle"),
+                          (["--set", "patch=33"], "multiple of the scale")):
+        code, err = train("upscaler", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", *flags)
+        assert code == 1 and needle in err and "Traceback" not in err, (flags, err)
+        assert not (tmp_path / "bad").exists()
