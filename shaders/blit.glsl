@@ -13,9 +13,10 @@ void main() {
 #shader fragment
 uniform sampler2D u_image;
 uniform bool u_flip_y;  // true when u_image is a raw uploaded frame (top row first)
+uniform float u_gain = 1.0;  // master brightness (0: blackout)
 out vec4 f_color;
 
 void main() {
     vec3 rgb = u_flip_y ? frame_rgb(u_image, v_uv) : texture(u_image, v_uv).rgb;
-    f_color = vec4(rgb, 1.0);
+    f_color = vec4(rgb * u_gain, 1.0);
 }

@@ -29,6 +29,7 @@ uniform sampler2D u_prev;   // this effect's previous output (GL convention)
 uniform float u_level;
 uniform float u_onset;
 uniform float u_time;       // seconds
+uniform float u_gain = 1.0; // master brightness (0: blackout, trails included)
 out vec4 f_color;
 
 void main() {
@@ -44,5 +45,5 @@ void main() {
     mat2 rot = mat2(cos(angle), sin(angle), -sin(angle), cos(angle));
     vec3 prev = texture(u_prev, 0.5 + rot * c * 0.985).rgb;
     vec3 trails = prev * (TRAIL_MAX * level);
-    f_color = vec4(max(cur, trails), 1.0);
+    f_color = vec4(max(cur * u_gain, trails * min(u_gain, 1.0)), 1.0);
 }

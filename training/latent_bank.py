@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from livevis.models.sample_bank import draw_samples
 from livevis.training import losses
 
 DEFAULTS = {"size": 4096, "k": 8, "pixel_weight": 2.0, "seed": 1}
@@ -50,16 +51,9 @@ def build_bank(generator, clip, *, size: int, k: int, pixel_weight: float, seed:
     """Draw `size` seeded samples of the frozen generator and describe each (see module doc)."""
     if size < 1 or k < 1:
         raise ValueError(f"latent bank size and k must be positive, got size={size}, k={k}")
-    g = torch.Generator().manual_seed(int(seed))
-    ws, embs, pooled = [], [], []
-    for start in range(0, size, batch):
-        z = torch.randn(min(batch, size - start), generator.z_dim, generator=g).to(device)
-        w = generator.mapping(z, truncation_psi=truncation)                           # [b, num_ws, w_dim]
-        img = generator.synthesis(w).float().clamp(-1, 1)                              # [b, 3, R, R]
-        ws.append(w[:, 0].float())
-        embs.append(clip.encode_image(img).float())
-        pooled.append(F.adaptive_avg_pool2d(img, pool).flatten(1))
-    return LatentBank(torch.cat(ws), torch.cat(embs), torch.cat(pooled), pool, int(k), float(pixel_weight))
+    ws, embs, pooled = draw_samples(generator, clip, size=size, seed=seed, truncation=truncation, device=device,
+                                    pool=pool, batch=batch)
+    return LatentBank(ws, embs, pooled, pool, int(k), float(pixel_weight))
 
 
 def latent_target_loss(ws: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from livevis.commands.run import add_model_arguments, load_model, validate_common
+from livevis.commands.run import add_model_arguments, load_model, pick_mode, scene_extras, show_params, validate_common
 from livevis.errors import LivevisError
+
+DEFAULT_OUT_SIZE = (1920, 1080)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
     parser.add_argument("--size", type=int, default=None, metavar="N",
-                        help="render target edge in pixels (default: the generator's resolution); the mp4 "
-                             "holds the frame at the generator's resolution with post effects")
+                        help="square output NxN (same as --out-size NxN)")
+    from livevis.render.output_options import add_output_arguments
+
+    add_output_arguments(parser, f"{DEFAULT_OUT_SIZE[0]}x{DEFAULT_OUT_SIZE[1]}")
     parser.add_argument("--seed", type=int, default=0, help="starting latent seed")
     parser.add_argument("--prompt", default=None, metavar="TEXT", help="starting scene closest to TEXT (bundles with CLIP)")
     parser.add_argument("--no-effects", action="store_true", help="skip the audio-reactive post effect")
@@ -28,26 +32,38 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from livevis.audio import load_audio
-    from livevis.pipeline.initial import latent_from_prompt
+    from livevis.audio.program_audio import load_program_audio
     from livevis.pipeline.modules import build_live_modules
     from livevis.pipeline.offline import render_offline
+    from livevis.render.output_options import output_options
+    from livevis.render.upscale import plan_upscaler, with_upscaler
 
     validate_common(args)
     if not str(args.out).lower().endswith((".mp4", ".m4v", ".mov")):
         raise LivevisError(f"--out must be an .mp4 file, got {args.out}")
+    if args.size is not None and args.out_size is not None:
+        raise LivevisError("give --out-size or --size, not both")
+    if args.size is not None:
+        args.out_size = f"{args.size}x{args.size}"
+    output = output_options(args, DEFAULT_OUT_SIZE)
     bundle, device = load_model(args)
     audio = load_audio(args.audio, bundle.audio.sample_rate)
     if audio.shape[0] == 0:
         raise LivevisError(f"{args.audio}: no audio samples")
+    program = load_program_audio(args.audio)  # muxed as is: the file's own rate and channels
     # Deterministic kernels: same inputs -> same frames.
     torch.use_deterministic_algorithms(True, warn_only=True)
     modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
-                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr))
-    size = args.size or modules.resolution
-    initial = None
-    if args.prompt is not None:
-        initial = latent_from_prompt(modules.mapping, modules.synthesis, bundle.clip, modules.z_dim, args.prompt,
-                                     seed=args.seed, device=device)
+                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr),
+                                 class_index=args.class_index)
+    mode = pick_mode(args, bundle, modules)
+    params = show_params(args, mode)
+    bank, text_embed = scene_extras(args, bundle, modules, mode)
+    # Offline has no frame rate to hold: auto takes the learned upscaler whenever the model has one.
+    plan = plan_upscaler(output.upscaler, bundle.upscaler, resolution=modules.resolution, out_size=output.out_size,
+                         fps=None, device=device)
+    print(f"livevis: output {output.out_size[0]}x{output.out_size[1]} ({output.fit}), {plan.describe()}", file=sys.stderr)
+    modules = with_upscaler(modules, plan)
     with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
                   TimeRemainingColumn(), transient=not sys.stderr.isatty(), console=None) as progress:
         task = progress.add_task("render", total=None)
@@ -55,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
         def on_frame(k: int, total: int) -> None:
             progress.update(task, completed=k, total=total)
 
-        frames = render_offline(modules, audio, args.out, fps=args.fps, size=size, seed=args.seed, initial_ws=initial,
-                                anchor_leak=args.anchor_leak, effects=not args.no_effects, on_frame=on_frame)
+        frames = render_offline(modules, audio, args.out, fps=args.fps, out_size=output.out_size, fit=output.fit,
+                                resample=plan.resample, params=params, bank=bank,
+                                text_embed=text_embed, effects=not args.no_effects, program=program, on_frame=on_frame)
     seconds = audio.shape[0] / bundle.audio.sample_rate
-    print(f"livevis: wrote {args.out}: {frames} frames at {args.fps:g} fps for {seconds:.2f} s of audio", file=sys.stderr)
+    print(f"livevis: wrote {args.out}: {frames} frames at {args.fps:g} fps for {seconds:.2f} s of audio ({mode} mode)", file=sys.stderr)
     return 0

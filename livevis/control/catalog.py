@@ -19,7 +19,8 @@ PARAMS: tuple[Param, ...] = (
     Param("motion_depth", "float", 0.5, "learned/retrieve: how far the motion swings around the scene latent", 0.0, 2.0, group="reaction"),
     Param("pulse_gain", "float", 1.0, "how far an onset pushes the latent (in standard deviations of W)", 0.0, 4.0, group="reaction"),
     Param("pulse_flux", "float", 0.0, "push by the spectral flux between onsets (strums, dense chords), as a share of pulse_gain", 0.0, 4.0, group="reaction"),
-    Param("pulse_decay", "float", 0.12, "time constant of an onset push's decay", 0.01, 2.0, "s", group="reaction"),
+    Param("pulse_coarse", "float", 1.0, "share of the onset pushes on the coarse layers (layout, colours)", 0.0, 1.0, group="reaction"),
+    Param("pulse_decay", "float", 0.6, "time constant of an onset push's decay", 0.01, 2.0, "s", group="reaction"),
     Param("noise_amount", "float", 1.0, "StyleGAN2 noise inputs scaled up by onsets (0: as trained)", 0.0, 4.0, group="reaction"),
     Param("chroma_amount", "float", 0.0, "blend toward 12 pitch-class latents by the music's chroma (0: off)", 0.0, 2.0, group="reaction"),
     Param("jump_beats", "int", 0, "jump to the next keyframe every N beats (0: off)", 0, 64, "beats", group="reaction"),
@@ -47,10 +48,11 @@ PARAMS: tuple[Param, ...] = (
 
 
 # Where a mode wants other starting values than the defaults above (chosen on the validation music
-# tracks, see BENCHMARKS.md): the learned sound model moves the scene in 10 Hz steps, so its approach
-# is smoothed and lands on the onsets, and its pulses are larger to stand out of that motion.
+# tracks and a validation synthetic set, see BENCHMARKS.md): the learned sound model moves the scene
+# in 10 Hz steps, so its approach is smoothed and lands on the onsets; its pushes are larger, to
+# stand out of that motion, and shorter, to leave the scene to the sound model.
 MODE_DEFAULTS: dict[str, dict] = {
-    "learned": {"pulse_gain": 1.5, "learned_smoothing": 0.2, "learned_onset_catchup": 16.0},
+    "learned": {"pulse_gain": 2.0, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0},
     "react": {},
     "retrieve": {},
 }

@@ -83,3 +83,51 @@ def synthesize(modules: LiveModules, ws: torch.Tensor, batch: int = 8) -> torch.
     out = [modules.synthesis(ws[i:i + batch].to(modules.device)).float().clamp(-1, 1).cpu()
            for i in range(0, ws.shape[0], batch)]
     return torch.cat(out)
+
+
+@torch.inference_mode()
+def scene_trajectory(modules: LiveModules, audio: np.ndarray, steps: int, params, *, ws0: torch.Tensor | None = None,
+                     bank=None, text_embed=None) -> Trajectory:
+    """Any mode (react, retrieve, learned with its pulses) through the show's SceneDriver from ws0
+    (or the params' seed), sampled at the same instants as `sound_trajectory` (just before keyframe
+    t + 1 is due)."""
+    from livevis.pipeline.scene import SceneDriver
+
+    scene = SceneDriver(modules, params, max_catchup=None, bank=bank, text_embed=text_embed)
+    scene.reset(0, ws0)
+    reader = array_window_reader(audio, modules.window_samples)
+    ws, emb, prev = [], [], 0
+    for t in range(steps):
+        index = min((t + 2) * modules.step_samples - 1, audio.shape[0])
+        shown = scene.frame(index, audio[prev:index], reader)  # [1, num_ws, w_dim], reused
+        prev = index
+        ws.append(shown[0].clone())
+        if scene.embedding is not None:
+            emb.append(scene.embedding[0].float().clone())
+    return Trajectory(torch.stack(ws), torch.stack(emb) if len(emb) == steps else None)
+
+
+class ModeTrajectories:
+    """Trajectories of one eval mode: learned = the sound model alone (`sound_trajectory`, what the
+    video stage trained), react / retrieve = the show's SceneDriver in that mode."""
+
+    def __init__(self, bundle, modules: LiveModules, mode: str | None, progress=None):
+        from livevis.pipeline.scene import check_mode, default_mode
+
+        self.mode = mode or default_mode(modules)
+        check_mode(self.mode, modules, bundle.clip is not None)
+        self.modules = modules
+        self.bank = None
+        if self.mode == "retrieve":
+            from livevis.models.sample_bank import cached_sample_bank
+
+            self.bank = cached_sample_bank(bundle, device=modules.device, progress=progress)
+
+    def __call__(self, audio: np.ndarray, steps: int, ws0: torch.Tensor, anchor_leak: float) -> Trajectory:
+        if self.mode == "learned":
+            return sound_trajectory(self.modules, audio, steps, ws0, anchor_leak)
+        from livevis.control import live_params
+
+        params = live_params(self.mode)
+        params.set("anchor_leash", anchor_leak)
+        return scene_trajectory(self.modules, audio, steps, params, ws0=ws0, bank=self.bank)

@@ -1,14 +1,18 @@
 """The latent path: audio windows -> sound encoder -> recurrent step (keyframes at the bundle's step
-rate) -> interpolation at the render rate.
+rate) -> the newest keyframe, smoothed causally, at the render rate.
 
 Causal by construction: the keyframe computed at audio index i only sees samples before i, and the
-latent shown at index j interpolates between the two newest keyframes at or before j. Live and
+latent shown at index j moves toward the newest keyframe at or before j from the moment it exists
+(exponential smoothing with a time constant of `smoothing` seconds). The old way, interpolating
+from the previous keyframe to the newest over one more step, put visible motion 117 ms (half) /
+200 ms (peak) behind the sound; `smoothing=None` keeps it for comparison. Live and
 offline rendering share this class; they differ only in how audio windows are read and in
 `max_catchup` (live skips stale keyframes instead of queueing them; offline computes every one).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,6 +47,9 @@ class LatentDriver:
                         latent would drift off the generator's manifold. 0 disables it.
         max_catchup:    keyframes computed per advance() at most when audio ran ahead (live: 1-2;
                         offline: None = all, so every keyframe exists and output is deterministic).
+        smoothing:      seconds: time constant of the causal approach to the newest keyframe (0: show
+                        it at once); None: the legacy look-back interpolation over one step.
+        sample_rate:    audio rate, to turn `smoothing` into samples.
     """
 
     def __init__(
@@ -57,6 +64,8 @@ class LatentDriver:
         device: torch.device | str = "cpu",
         anchor_leak: float = 0.02,
         max_catchup: int | None = 1,
+        smoothing: float | None = 0.04,
+        sample_rate: int = 16000,
     ):
         assert step_samples > 0 and window_samples > 0
         assert 0.0 <= anchor_leak < 1.0
@@ -68,6 +77,8 @@ class LatentDriver:
         self.device = torch.device(device)
         self.anchor_leak = float(anchor_leak)
         self.max_catchup = max_catchup
+        self.smoothing = smoothing
+        self.sample_rate = int(sample_rate)
         self._hidden0 = hidden_init.detach().clone()
         self._window = torch.zeros(self.window_samples, dtype=torch.float32, device=self.device)
         self.info = KeyframeInfo()
@@ -82,6 +93,7 @@ class LatentDriver:
         self._out = self._anchor.clone()  # [1, num_ws, w_dim] interpolated ws handed out (reused)
         self._hidden = self._hidden0.clone()
         self._cur_index = int(audio_index)
+        self._shown_index = int(audio_index)
         # First keyframe at the first step boundary strictly after the start index.
         self._next_boundary = (int(audio_index) // self.step_samples + 1) * self.step_samples
 
@@ -105,10 +117,12 @@ class LatentDriver:
         self._cur_index = int(end_index)
         self.info = KeyframeInfo(audio_index=int(end_index), embedding=embedding, offset_norm=float(offset.abs().mean()))
 
-    def advance(self, audio_index: int, reader: WindowReader) -> torch.Tensor:
+    def advance(self, audio_index: int, reader: WindowReader, catchup: float = 1.0) -> torch.Tensor:
         """Compute the keyframes due up to `audio_index`; return ws [1, num_ws, w_dim] to show there.
 
-        The returned tensor is reused by the next call: copy it if you keep it.
+        catchup >= 1 divides the smoothing time for this call (the scene driver passes more on onsets,
+        so the picture catches up with the sound model on the hits). The returned tensor is reused by
+        the next call: copy it if you keep it.
         """
         assert self._anchor is not None, "call reset() first"
         due = 0
@@ -121,10 +135,17 @@ class LatentDriver:
                 samples, end = reader(self._next_boundary)
                 self._keyframe(samples, end)
                 self._next_boundary += self.step_samples
-        # Lerp from the previous keyframe to the newest over one step interval: smooth motion at any
-        # render rate for one step of added latency.
-        alpha = min(max((audio_index - self._cur_index) / self.step_samples, 0.0), 1.0)
-        torch.lerp(self._prev, self._cur, alpha, out=self._out)
+        if self.smoothing is None:
+            # Legacy: lerp from the previous keyframe to the newest over one step interval (smooth at
+            # any render rate, one step of added latency).
+            alpha = min(max((audio_index - self._cur_index) / self.step_samples, 0.0), 1.0)
+            torch.lerp(self._prev, self._cur, alpha, out=self._out)
+        else:
+            # Time spent approaching the newest keyframe since the last call (not before it existed).
+            elapsed = max(audio_index - max(self._shown_index, self._cur_index), 0) / self.sample_rate
+            alpha = 1.0 if self.smoothing <= 0 else 1.0 - math.exp(-elapsed * max(catchup, 1.0) / self.smoothing)
+            self._out.lerp_(self._cur, alpha)
+        self._shown_index = max(self._shown_index, int(audio_index))
         return self._out
 
 

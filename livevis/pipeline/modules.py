@@ -16,11 +16,11 @@ STAGES = ("encoder", "recurrent", "synthesis")
 @dataclass
 class LiveModules:
     mel: Callable  # samples [window_samples] -> [1, n_mels, frames]
-    encoder: Callable  # [1, n_mels, frames] -> ([1, D], [1, num_ws, w_dim])
-    recurrent_step: Callable  # (ws, hidden, offset) -> (ws_next, hidden_next)
+    encoder: Callable | None  # [1, n_mels, frames] -> ([1, D], [1, num_ws, w_dim]); None: no sound model
+    recurrent_step: Callable | None  # (ws, hidden, offset) -> (ws_next, hidden_next); None: no sound model
     synthesis: Callable  # ws [1, num_ws, w_dim] -> img [1, 3, H, W] in about [-1, 1]
     mapping: Callable  # z [B, z_dim] -> ws [B, num_ws, w_dim] (eager: used on seed changes only)
-    hidden_init: torch.Tensor  # [1, G, H]
+    hidden_init: torch.Tensor | None  # [1, G, H]
     sample_rate: int  # the bundle's audio rate: sources are resampled to it
     window_samples: int
     step_samples: int
@@ -56,8 +56,29 @@ def default_backend(device: torch.device, precision: str = "fp32") -> str:
     return "eager"
 
 
+def class_mapping(gen, class_index: int | None) -> Callable:
+    """gen.mapping, with the one-hot label of `class_index` for conditional generators (c_dim > 0)."""
+    c_dim = int(getattr(gen, "c_dim", 0) or 0)
+    if c_dim == 0:
+        if class_index is not None:
+            raise LivevisError("--class is for conditional generators; this one is unconditional")
+        return gen.mapping
+    if class_index is None:
+        raise LivevisError(f"this generator is conditional ({c_dim} classes): pick one with --class N (0 to {c_dim - 1})")
+    if not 0 <= class_index < c_dim:
+        raise LivevisError(f"--class must be between 0 and {c_dim - 1}, got {class_index}")
+
+    def mapping(z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        c = torch.zeros(z.shape[0], c_dim, device=z.device, dtype=z.dtype)
+        c[:, class_index] = 1.0
+        return gen.mapping(z, c, truncation_psi=truncation_psi)
+
+    return mapping
+
+
 def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.device | str = "cpu",
-                       precision: str = "fp32", progress: Callable[[str], None] | None = None) -> LiveModules:
+                       precision: str = "fp32", progress: Callable[[str], None] | None = None,
+                       class_index: int | None = None) -> LiveModules:
     """Wrap a loaded bundle's encoder, recurrent step and synthesis for the live path.
 
     backend "eager" at fp32 uses the modules directly; anything else goes through livevis.engines (cache,
@@ -67,17 +88,16 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
 
     device = torch.device(device)
     backend = backend or default_backend(device, precision)
-    if bundle.sound_encoder is None or bundle.recurrent is None:
-        raise LivevisError("this bundle has a generator only (no sound encoder / recurrent blocks): "
-                           "train one with `livevis train video --generator ...`, or use --model default")
     audio = bundle.audio
     gen = bundle.generator.to(device).eval()
-    bundle.sound_encoder.to(device).eval()
-    recurrent = bundle.recurrent.to(device).eval()
+    mapping = class_mapping(gen, class_index)  # a conditional generator needs --class: say so first
+    if bundle.sound_encoder is not None:
+        bundle.sound_encoder.to(device).eval()
+    recurrent = bundle.recurrent.to(device).eval() if bundle.recurrent is not None else None
     mel = StreamingLogMel(audio.sample_rate, audio.n_fft, audio.hop_length, audio.n_mels, audio.window_seconds,
                           fmin=audio.fmin, fmax=audio.fmax, device=str(device))
     num_ws, w_dim = int(gen.num_ws), int(gen.w_dim)
-    hidden = recurrent.init_hidden(1).to(device)
+    hidden = recurrent.init_hidden(1).to(device) if recurrent is not None else None
 
     # The same modules, example inputs and cache keys as `livevis build-engines`, so engines built
     # ahead of a show are the ones the show loads.
@@ -93,7 +113,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
         from livevis.engines.report import build_module
         from livevis.models.bundle import bundle_sha256
 
-        weights_key = bundle_sha256(bundle.path) if getattr(bundle, "path", None) else None
+        weights_key = getattr(bundle, "weights_key", None) or (bundle_sha256(bundle.path) if getattr(bundle, "path", None) else None)
         for name, part in parts.items():
             if progress:
                 progress(f"preparing {name} ({backend}; built once, then cached)")
@@ -105,10 +125,10 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
     sample_rate = int(audio.sample_rate)
     return LiveModules(
         mel=mel,
-        encoder=callables["sound_encoder"],
-        recurrent_step=callables["recurrent"],
+        encoder=callables.get("sound_encoder"),
+        recurrent_step=callables.get("recurrent"),
         synthesis=callables["synthesis"],
-        mapping=gen.mapping,
+        mapping=mapping,
         hidden_init=hidden,
         sample_rate=sample_rate,
         window_samples=int(mel.window_samples),
@@ -157,19 +177,28 @@ class RGBAConverter:
         return self._bufs[self._i]
 
 
-def use_interop(choice: str, device: torch.device) -> bool:
-    """--interop auto|on|off -> whether frames stay on the GPU (CUDA-GL) or go through host memory."""
+def use_interop(choice: str, device: torch.device, *, gl_check: Callable[[int], str | None] | None = None) -> bool:
+    """--interop auto|on|off -> whether frames stay on the GPU (CUDA-GL) or go through host memory.
+
+    auto and on first check that a GL context lands on the models' CUDA device (`gl_check`: device
+    index -> reason it cannot, or None; default cuda_gl.interop_unavailable_reason). auto then falls
+    back to the PBO path with one line saying why; on fails with that line.
+    """
     if choice == "off":
         return False
     if device.type != "cuda":
         if choice == "on":
             raise LivevisError("--interop on needs the models on CUDA (--compute cuda)")
         return False
-    from livevis.render import cuda_gl
-
-    if cuda_gl.available():
+    if gl_check is None:
+        from livevis.render.cuda_gl import interop_unavailable_reason as gl_check
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    reason = gl_check(index)
+    if reason is None:
         return True
     if choice == "on":
-        cuda_gl._runtime()  # raises the one-line reason (cuda-python missing)
-        raise LivevisError("--interop on: no CUDA device visible to cuda-python")
+        raise LivevisError(f"--interop on: {reason}")
+    import sys
+
+    print(f"livevis: --interop auto: frames go through host memory (PBO), not CUDA-GL: {reason}", file=sys.stderr)
     return False

@@ -8,13 +8,13 @@ the recording and releases the device.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-import torch
 
+from livevis.audio.program_audio import ProgramAudioTap
 from livevis.errors import LivevisError
 from livevis.pipeline.live import InferenceWorker
 from livevis.pipeline.modules import LiveModules
@@ -26,19 +26,38 @@ from livevis.render.renderer import Renderer
 
 @dataclass
 class ShowOptions:
-    size: int  # output edge in pixels (window size, or the EGL framebuffer when headless)
+    size: int  # window edge in pixels when window_size is None
     fps: float = 30.0
     seconds: float | None = None
     headless: bool = False
     record: str | None = None
-    seed: int = 0
     fullscreen: bool = False
     monitor: int = 0
     vsync: bool = True
-    truncation_psi: float = 0.7
-    anchor_leak: float = 0.02
     stop_at_end: bool = True  # a file input that ends (without --loop) ends the show
     interop: bool = False  # frames stay on the GPU and reach GL through CUDA-GL interop
+    window_size: tuple[int, int] | None = None  # window (w, h); None: size x size (headless: the output size)
+    out_size: tuple[int, int] | None = None  # program frame (w, h): shown, recorded, sent; None: the window's size
+    fit: str = "cover"  # contain | cover | stretch (livevis.render.output_stage)
+    resample: str = "lanczos"  # GL resampler of the output stage: lanczos | bilinear
+    record_overlay: bool = False  # burn the stats overlay into the recording
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return self.window_size or (self.size, self.size)
+
+    @property
+    def output(self) -> tuple[int, int]:
+        return self.out_size or self.window
+
+
+def post_values(p, level: float, onset: float, time: float | None = None) -> dict:
+    """The post stage's inputs for one frame: the reaction plus the picture parameters."""
+    out = {"level": level * p["effect_amount"], "onset": onset * p["effect_amount"], "brightness": p["brightness"],
+           "blackout": p["blackout"], "effects": p["effects"]}
+    if time is not None:
+        out["time"] = time
+    return out
 
 
 def worker_failure(worker: InferenceWorker) -> Exception:
@@ -51,44 +70,20 @@ def worker_failure(worker: InferenceWorker) -> Exception:
     return failure
 
 
-class _AudioTap(threading.Thread):
-    """Copies newly arrived input audio into the recorder, so the mp4 carries what was heard."""
-
-    def __init__(self, source, recorder, period: float = 0.05):
-        super().__init__(name="livevis-record-audio", daemon=True)
-        self.source, self.recorder, self.period = source, recorder, period
-        self._halt = threading.Event()
-        self._last = source.write_index
-        cap = int(source.sample_rate * 2)
-        self._buf = np.zeros(cap, dtype=np.float32)
-
-    def run(self) -> None:
-        while not self._halt.wait(self.period):
-            self.flush()
-
-    def flush(self) -> None:
-        head = self.source.write_index
-        n = min(head - self._last, self._buf.shape[0])
-        if n > 0:
-            # Exactly [head - n, head): read_last would end at a head that moved on since, and the
-            # next flush would then repeat those samples (and skip as many at the front).
-            self.recorder.write_audio(self.source.read(head - n, n, self._buf[:n]))
-        self._last = head
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=1.0)
-        self.flush()
-
-
 class LiveShow:
-    def __init__(self, modules: LiveModules, source, options: ShowOptions, *, initial_ws: torch.Tensor | None = None,
-                 target=None):
+    def __init__(self, modules: LiveModules, source, options: ShowOptions, *, params=None, bank=None, text_embed=None,
+                 target=None, sinks=None):
+        """sinks: a SinkGroup (--output) fed with each new program frame, or None."""
+        from livevis.control import live_params
+
         self.modules = modules
         self.source = source
         self.opt = options
-        self.initial_ws = initial_ws
+        self.params = params if params is not None else live_params()
+        self.bank = bank
+        self.text_embed = text_embed
         self._target = target
+        self.sinks = sinks
         self.worker: InferenceWorker | None = None
         self.loop: DisplayLoop | None = None
         self.recorder = None
@@ -99,10 +94,10 @@ class LiveShow:
         if self.opt.headless:
             from livevis.render.offscreen import Offscreen
 
-            return Offscreen(self.opt.size, self.opt.size)
+            return Offscreen(*self.opt.output)  # headless: the framebuffer is the program frame, 1:1
         from livevis.render.window import Window
 
-        return Window(self.opt.size, self.opt.size, "livevis", vsync=self.opt.vsync, fullscreen=self.opt.fullscreen,
+        return Window(*self.opt.window, "livevis", vsync=self.opt.vsync, fullscreen=self.opt.fullscreen,
                       monitor=self.opt.monitor)  # space: counted by the window, polled in run()
 
     def _new_seed(self) -> None:
@@ -111,7 +106,7 @@ class LiveShow:
 
     def _post(self) -> dict:
         r = self.worker.reactivity
-        return {"level": r.level, "onset": r.onset}
+        return post_values(self.params.snapshot(), r.level, r.onset)
 
     def _latency(self, frame: Frame) -> float:
         return time.monotonic() - self.source.arrival_time(frame.audio_index)
@@ -138,22 +133,28 @@ class LiveShow:
         with contextlib.ExitStack() as stack:
             target = self._make_target()
             stack.callback(target.close)
-            renderer = Renderer(target.ctx, res, res)
+            out_w, out_h = self.opt.output
+            renderer = Renderer(target.ctx, res, res, out_size=(out_w, out_h), fit=self.opt.fit, resample=self.opt.resample)
             stack.callback(renderer.release)
             mailbox = Mailbox()
             if self.opt.record:
-                # What is shown (post effects included) at the frame's resolution, audio muxed.
-                self.recorder = Recorder(self.opt.record, res, res, self.opt.fps, self.source.sample_rate)
+                # The program frame (output size, post effects, no overlay unless asked), audio muxed.
+                # The input's own audio: a file's rate and channels, the microphone's device rate.
+                self.recorder = Recorder(self.opt.record, out_w, out_h, self.opt.fps, self.source.program_rate,
+                                         channels=self.source.program_channels)
                 stack.callback(self.recorder.close)
+            if self.sinks is not None:
+                self.sinks.open(out_w, out_h, self.opt.fps)
+                stack.callback(self._close_sinks)
             self.source.start()
             stack.callback(self.source.stop)
-            self.worker = InferenceWorker(self.modules, self.source, mailbox, fps=self.opt.fps, seed=self.opt.seed,
-                                          initial_ws=self.initial_ws, truncation_psi=self.opt.truncation_psi,
-                                          anchor_leak=self.opt.anchor_leak, interop=self.opt.interop)
+            self.worker = InferenceWorker(self.modules, self.source, mailbox, fps=self.opt.fps, params=self.params,
+                                          bank=self.bank, text_embed=self.text_embed, interop=self.opt.interop)
             stop = threading.Event()
             self.loop = DisplayLoop(target, renderer, mailbox, fps=None if (not self.opt.headless and self.opt.vsync) else self.opt.fps,
                                     post=self._post, latency_of=self._latency, overlay_lines=self._overlay,
-                                    recorder=self.recorder, seconds=self.opt.seconds, stop_event=stop)
+                                    recorder=self.recorder, seconds=self.opt.seconds, stop_event=stop,
+                                    sinks=self.sinks, record_overlay=self.opt.record_overlay)
             self.worker.start()
             stack.callback(self._stop_worker)
             # Wait for the first frame so the recording and the latency figures start with real images.
@@ -169,7 +170,7 @@ class LiveShow:
             mailbox.put(first)
             if self.recorder is not None:
                 # The recording starts now, with the first shown frame: audio from here on only.
-                tap = _AudioTap(self.source, self.recorder)
+                tap = ProgramAudioTap(self.source, self.recorder)
                 tap.start()
                 stack.callback(tap.stop)
             if on_start is not None:
@@ -185,6 +186,36 @@ class LiveShow:
                 if self.worker.error and not self.worker.is_alive() and self.opt.headless:
                     raise worker_failure(self.worker)
             return self.loop.stats
+
+    def tap(self) -> None:
+        """Tap tempo (keys, OSC, MIDI, the web page)."""
+        if self.worker is not None:
+            self.worker.tap()
+
+    def state(self) -> dict:
+        """The show's live figures for the web page and OSC out (read from other threads)."""
+        w, loop = self.worker, self.loop
+        out: dict = {"device": self.source.status.state}
+        if loop is not None:
+            stats = loop.stats
+            out["fps"] = round(stats.fps, 1)
+            if stats.latency_ms:
+                out["latency_ms"] = round(stats.latency_ms["median"], 1)
+        if w is not None:
+            f = w.scene.analyzer.features
+            out.update(level=round(w.reactivity.rms_db, 1), bpm=None if f.bpm is None else round(f.bpm, 1),
+                       beat=round(f.beat_phase, 3), mode=w.scene.mode)
+            # Onset -> motion: processing latency plus half an analysis block (the pulse itself lands
+            # in the frame that sees the onset; livevis bench measures the rendered response).
+            if "latency_ms" in out:
+                out["response_ms"] = round(out["latency_ms"] + 500.0 * w.scene.analyzer.block_seconds, 1)
+        return out
+
+    def _close_sinks(self) -> None:
+        self.sinks.close()
+        for spec, st in self.sinks.stats().items():
+            line = f"livevis: output {spec}: {st.sent} frames sent, {st.dropped} dropped"
+            print(line + (f", stopped: {st.error}" if st.error else ""), file=sys.stderr)
 
     def _stop_worker(self) -> None:
         if self.worker is not None:

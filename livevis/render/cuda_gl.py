@@ -4,7 +4,9 @@ Uses the CUDA runtime API through cuda-python (`pip install livevis[cuda]`). The
 registered once (cudaGraphicsGLRegisterImage, write-discard); each frame maps it, takes its level-0
 cudaArray, does one device-to-device cudaMemcpy2DToArrayAsync on torch's current stream, and unmaps
 (unmapping orders the copy before GL's next use of the texture). The GL context that owns the
-texture must be current on the calling thread and live on the same GPU as the tensor.
+texture must be current on the calling thread and live on the same GPU as the tensor:
+`gl_device_mismatch` checks that (vendor string, then cudaGLGetDevices or the device name), and
+`interop_unavailable_reason` runs the whole check on a probe EGL context before a show starts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def _runtime():
         ) from None
 
 
+def require_runtime() -> None:
+    """Raise a one-line LivevisError when cuda-python is missing or sees no CUDA device."""
+    rt = _runtime()
+    if not _check(rt, rt.cudaGetDeviceCount(), "cudaGetDeviceCount"):
+        raise LivevisError("CUDA-GL interop: no CUDA device found")
+
+
 def available() -> bool:
     """True when cuda-python imports and a CUDA device is visible."""
     try:
@@ -42,6 +51,86 @@ def available() -> bool:
 
 def _ok(rt, err) -> bool:
     return int(err) == int(rt.cudaError_t.cudaSuccess)
+
+
+def _error_name(rt, err) -> str:
+    _, name = rt.cudaGetErrorName(err)
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def gl_identity(ctx) -> tuple[str, str]:
+    """(GL_VENDOR, GL_RENDERER) of a moderngl context, e.g. ('NVIDIA Corporation', 'NVIDIA GeForce RTX 4090/PCIe/SSE2')."""
+    info = ctx.info
+    return str(info.get("GL_VENDOR", "") or ""), str(info.get("GL_RENDERER", "") or "")
+
+
+def _normalise(name: str) -> str:
+    return " ".join(name.lower().replace("nvidia", "").replace("/", " ").split())
+
+
+def cuda_device_name(rt, index: int) -> str:
+    err, props = rt.cudaGetDeviceProperties(index)
+    if not _ok(rt, err):
+        return ""
+    name = props.name
+    return (name.split(b"\0", 1)[0].decode(errors="replace") if isinstance(name, bytes) else str(name)).strip()
+
+
+def gl_device_mismatch(ctx, device_index: int, rt=None) -> str | None:
+    """Why frames on cuda:`device_index` cannot be copied into `ctx`'s textures, or None when they can.
+
+    `ctx` must be current on this thread. A Mesa/llvmpipe or Intel/AMD context (hybrid laptops, EGL
+    without NVIDIA's driver) cannot register textures with CUDA at all; an NVIDIA context on another
+    GPU than the tensors would copy across devices or fail.
+    """
+    vendor, renderer = gl_identity(ctx)
+    if "nvidia" not in f"{vendor} {renderer}".lower():
+        return f"the GL context runs on {renderer or 'an unknown renderer'} ({vendor or 'unknown vendor'}), not on an NVIDIA GPU"
+    rt = rt or _runtime()
+    get_devices = getattr(rt, "cudaGLGetDevices", None)
+    device_list = getattr(getattr(rt, "cudaGLDeviceList", None), "cudaGLDeviceListAll", None)
+    if get_devices is not None and device_list is not None:
+        result = get_devices(16, device_list)  # (err, count, [device ordinals])
+        if not _ok(rt, result[0]):
+            return f"the GL context ({renderer}) is not on a CUDA device (cudaGLGetDevices: {_error_name(rt, result[0])})"
+        gl_devices = sorted({int(d) for d in list(result[2])[: int(result[1])]})
+        if device_index not in gl_devices:
+            on = ", ".join(f"cuda:{d}" for d in gl_devices) or "no CUDA device"
+            return f"the GL context ({renderer}) is on {on}, the models on cuda:{device_index}"
+        return None
+    name = cuda_device_name(rt, device_index)  # older runtimes: compare the marketing names
+    if name and _normalise(name) not in _normalise(renderer):
+        return f"the GL context runs on {renderer}, the models on cuda:{device_index} ({name})"
+    return None
+
+
+def interop_unavailable_reason(device_index: int, make_context=None) -> str | None:
+    """Why CUDA-GL interop cannot work for cuda:`device_index` here, or None when it can. Never raises.
+
+    Probes a standalone EGL context (what headless shows use; a glfw window on the same display
+    normally lands on the same GPU): cuda-python present, a CUDA device, an NVIDIA GL on that device.
+    Creating the probe makes it current, so call this before the show makes its own GL context.
+    """
+    try:
+        rt = _runtime()
+    except LivevisError as exc:
+        return str(exc)
+    err, count = rt.cudaGetDeviceCount()
+    if not _ok(rt, err) or count <= device_index:
+        return f"cuda-python sees no CUDA device {device_index}"
+    if make_context is None:
+        from livevis.render.offscreen import create_egl_context as make_context
+    try:
+        ctx = make_context()
+    except Exception as exc:  # LivevisError from EGL, or whatever the GL loader raises
+        return f"no GL context to check the GPU with: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    try:
+        with ctx:
+            return gl_device_mismatch(ctx, device_index, rt)
+    except Exception as exc:  # a driver that fails the query cannot be trusted with interop either
+        return f"checking the GL context failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        ctx.release()
 
 
 def _check(rt, result, what: str):
@@ -58,9 +147,13 @@ def _check(rt, result, what: str):
 
 
 class CudaTextureWriter:
-    """Writes [H, W, 4] uint8 CUDA tensors into one RGBA8 moderngl texture."""
+    """Writes [H, W, 4] uint8 CUDA tensors into one RGBA8 moderngl texture.
 
-    def __init__(self, texture) -> None:
+    device_index: the CUDA device of the tensors; when given, the texture's (current) GL context is
+    checked to run on it first, so a mismatch is one clear line instead of a CUDA error.
+    """
+
+    def __init__(self, texture, device_index: int | None = None) -> None:
         self.rt = _runtime()
         rt = self.rt
         count = _check(rt, rt.cudaGetDeviceCount(), "cudaGetDeviceCount")
@@ -68,6 +161,10 @@ class CudaTextureWriter:
             raise LivevisError("CUDA-GL interop: no CUDA device found")
         if texture.components != 4 or texture.dtype != "f1":
             raise LivevisError("CUDA-GL interop: the frame texture must be RGBA8")
+        if device_index is not None:
+            reason = gl_device_mismatch(texture.ctx, device_index, rt)
+            if reason is not None:
+                raise LivevisError(f"CUDA-GL interop: {reason} (use --interop off)")
         self.width, self.height = texture.size
         flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsWriteDiscard
         self.resource = _check(

@@ -83,7 +83,9 @@ class DisplayLoop:
     latency_of(frame): -> seconds from the arrival of the frame's audio_index to now; called right
                        after the frame is first presented (audio-to-photon latency).
     overlay_lines(stats) -> list[str]; default `stats.lines()`. Shown when target.show_stats.
-    recorder:          a Recorder (or anything with write_video(rgb) and fps) fed with what is shown.
+    recorder:          a Recorder (or anything with write_video(rgb) and fps) fed with the program
+                       frame (output size); the stats overlay only with record_overlay=True.
+    sinks:             fed with the program frame, never the overlay.
     seconds / stop_event / target.should_close end `run()`.
     """
 
@@ -102,6 +104,8 @@ class DisplayLoop:
         max_fps: float = 240.0,               # cap when fps is None
         stop_event: threading.Event | None = None,  # set from any thread to stop
         clock: Callable[[], float] = time.monotonic,
+        sinks=None,                           # SinkGroup fed with each new program frame (never blocks)
+        record_overlay: bool = False,         # burn the stats overlay (when shown) into the recording
     ) -> None:
         assert fps is None or fps > 0, f"bad fps {fps}"
         self.target = target
@@ -112,6 +116,8 @@ class DisplayLoop:
         self.latency_of = latency_of
         self.overlay_lines = overlay_lines
         self.recorder = recorder
+        self.sinks = sinks
+        self.record_overlay = record_overlay
         self.seconds = seconds
         self.stop_event = stop_event or threading.Event()
         self.clock = clock
@@ -126,7 +132,9 @@ class DisplayLoop:
         self._t0: float | None = None
         self._last_tick: float | None = None
         self._next_deadline: float | None = None
-        self._record_buffer = np.empty((renderer.height, renderer.width, 3), dtype=np.uint8)  # [H, W, 3]
+        # [out_h, out_w, 3]: the program frame read back for the recorder (overlay by choice) and the sinks (never)
+        self._record_buffer = np.empty((renderer.out_height, renderer.out_width, 3), dtype=np.uint8)
+        self._sink_buffer = np.empty_like(self._record_buffer)
 
     # -- live ----------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -168,6 +176,8 @@ class DisplayLoop:
         self._ticks += 1
         if self.recorder is not None:
             self._record_live(shown)
+        if self.sinks is not None and frame is not None:
+            self.sinks.send(self.renderer.read_pixels(self._sink_buffer))  # copied by the sink at once
         return True
 
     def _pace(self) -> None:
@@ -185,7 +195,7 @@ class DisplayLoop:
         due = int((shown - self._t0) * float(self.recorder.fps)) + 1
         if self._recorded >= due:
             return
-        rgb = self.renderer.read_pixels(self._record_buffer)
+        rgb = self.renderer.read_pixels(self._record_buffer, overlay=self.record_overlay)
         while self._recorded < due:
             self.recorder.write_video(rgb)
             self._recorded += 1
@@ -211,13 +221,14 @@ class DisplayLoop:
     # -- offline -------------------------------------------------------------------------------
     def step(self, frame: Frame, post: dict | None = None, overlay_lines: list[str] | None = None) -> np.ndarray:
         """Offline: upload `frame`, draw it once, write it to the recorder (if any) as exactly one
-        video frame, return the shown pixels [H, W, 3] uint8. Same inputs -> same pixels.
+        video frame, return the program frame [out_h, out_w, 3] uint8 (with `overlay_lines` drawn
+        into it when given). Same inputs -> same pixels.
         """
         self._upload_frame(frame)
         self._draw_once(dict(post or {}), overlay=overlay_lines, live=False)
         self.target.present()
         self._ticks += 1
-        rgb = self.renderer.read_pixels()
+        rgb = self.renderer.read_pixels(overlay=bool(overlay_lines))
         if self.recorder is not None:
             self.recorder.write_video(rgb)
             self._recorded += 1

@@ -9,13 +9,14 @@ STAGES = {"mel", "encoder", "recurrent", "synthesis", "upload", "draw"}
 
 
 def test_bench_json_contract(tiny_bundle):
-    proc = livevis("bench", "--model", tiny_bundle, "--frames", 30, "--warmup", 3, "--json")
+    proc = livevis("bench", "--model", tiny_bundle, "--compute", "cpu", "--frames", 30, "--warmup", 3, "--json")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     r = json.loads(lines[0])
     assert {"backend", "device", "size", "fps", "stages_ms", "latency_ms"} <= set(r)
-    assert r["backend"] == "onnxruntime" and r["size"] == 32  # the CPU default and r["device"].startswith("cpu")
+    assert r["backend"] == "onnxruntime" and r["size"] == 32  # the CPU default
+    assert r["device"].startswith("cpu: "), r["device"]  # --compute cpu: the models ran on the CPU
     assert STAGES <= set(r["stages_ms"])
     for stage in STAGES:
         s = r["stages_ms"][stage]

@@ -10,6 +10,14 @@ from livevis.models.bundle import load_bundle
 from livevis.training.data.synthetic.generate import write_synthetic
 
 HELD_OUT_SEED = 12345   # the recipe trains on seed 0
+# What README.md claims for this very set. The shipped default was trained on the first procedural
+# sounds; this set is made with the physically informed recipes that replaced them (issue 13), which
+# it never heard: 50.9% vs 11.7% for the walk, sync r 0.59 (was 76.6% / 0.65 on the old sounds). The
+# floors sit 10 points / 0.1 below the claim, so a real regression fails here. When the default model
+# is retrained, or the synthetic generator changes (which changes this set), measure again and move
+# the claim in README.md and these numbers together.
+CLAIMED_ACCURACY, CLAIMED_SYNC_R = 0.509, 0.59
+ACCURACY_FLOOR, SYNC_R_FLOOR = CLAIMED_ACCURACY - 0.10, CLAIMED_SYNC_R - 0.10
 
 
 @pytest.mark.slow
@@ -22,6 +30,8 @@ def test_shipped_default_beats_the_random_walk_on_unheard_clips(tmp_path):
     result = evaluate(bundle, tmp_path / "data", clips=9, seed=0)
     base = result["baseline"]
     assert result["clips"] == 9 and result["classifier_real_accuracy"] >= 0.9, result
-    assert result["semantic_accuracy"] >= base["semantic_accuracy"] + 0.2, result
-    assert result["semantic_accuracy"] >= 3 * result["chance"], result
-    assert result["sync_r"] > base["sync_r"] + 0.1, result
+    assert result["semantic_accuracy"] >= ACCURACY_FLOOR, result
+    assert result["sync_r"] is not None and result["sync_r"] >= SYNC_R_FLOOR, result
+    # The random walk on the same generator stays near chance and unsynced: the figures come from the sound.
+    assert base["semantic_accuracy"] <= 2 * result["chance"], result
+    assert base["sync_r"] is None or abs(base["sync_r"]) < 0.2, result

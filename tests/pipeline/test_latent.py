@@ -1,4 +1,5 @@
-"""LatentDriver: keyframe schedule, causality, live catch-up, interpolation, anchor leash."""
+"""LatentDriver: keyframe schedule, causality, live catch-up, causal smoothing (and the legacy
+look-back interpolation), anchor leash."""
 
 import numpy as np
 import pytest
@@ -27,10 +28,10 @@ class FakeParts:
         return ws + offset, hidden + 1
 
 
-def make_driver(parts, *, max_catchup=None, leak=0.0):
+def make_driver(parts, *, max_catchup=None, leak=0.0, smoothing=0.0):
     d = LatentDriver(mel=parts.mel, encoder=parts.encoder, recurrent_step=parts.step,
                      hidden_init=torch.zeros(1, 3, 5), window_samples=WINDOW, step_samples=STEP,
-                     anchor_leak=leak, max_catchup=max_catchup)
+                     anchor_leak=leak, max_catchup=max_catchup, smoothing=smoothing, sample_rate=1000)
     d.reset(torch.zeros(1, NUM_WS, W_DIM), 0)
     return d
 
@@ -81,9 +82,30 @@ def test_live_catchup_skips_stale_keyframes():
     assert parts.calls == 2
 
 
-def test_interpolates_between_keyframes():
+def test_newest_keyframe_shows_at_once_without_smoothing():
     parts = FakeParts()
-    d = make_driver(parts)
+    d = make_driver(parts, smoothing=0.0)
+    reader = array_window_reader(np.ones(1000, dtype=np.float32), WINDOW)
+    assert d.advance(100, reader)[0, 0, 0].item() == pytest.approx(100 / WINDOW)  # no look-back step
+
+
+def test_causal_smoothing_approaches_the_newest_keyframe():
+    parts = FakeParts()
+    d = make_driver(parts, smoothing=0.05)  # 50 samples at 1 kHz
+    reader = array_window_reader(np.ones(1000, dtype=np.float32), WINDOW)
+    d.advance(99, reader)
+    k1 = 100 / WINDOW
+    assert d.advance(100, reader)[0, 0, 0].item() == pytest.approx(0.0)  # the keyframe exists from here on
+    assert d.advance(150, reader)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-1.0)), rel=1e-5)
+    fast = make_driver(FakeParts(), smoothing=0.05)
+    fast.advance(100, reader)
+    # catchup 4 (an onset): four times faster over the same 25 samples
+    assert fast.advance(125, reader, 4.0)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-2.0)), rel=1e-5)
+
+
+def test_legacy_interpolates_between_keyframes():
+    parts = FakeParts()
+    d = make_driver(parts, smoothing=None)
     audio = np.ones(1000, dtype=np.float32)
     reader = array_window_reader(audio, WINDOW)
     d.advance(100, reader)  # keyframe 1: ws = 0 + mean(window ending at 100) = 100/400

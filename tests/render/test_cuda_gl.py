@@ -136,3 +136,157 @@ def test_cuda_tensor_reaches_the_screen_without_host_copy(egl_ctx):
     finally:
         renderer.release()
         fbo.release()
+
+
+class FakeGLContext:
+    def __init__(self, vendor, renderer):
+        self.info = {"GL_VENDOR": vendor, "GL_RENDERER": renderer}
+        self.released = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def release(self):
+        self.released = True
+
+
+class FakeGLRuntime(FakeRuntime):
+    """Adds the device queries: `gl_devices` is what cudaGLGetDevices reports (None: the call is missing)."""
+
+    cudaGLDeviceList = _Enum(cudaGLDeviceListAll=1)
+
+    def __init__(self, gl_devices=(0,), names=("NVIDIA GeForce RTX 4090",), gl_error=False):
+        super().__init__()
+        self.gl_devices, self.names, self.gl_error = gl_devices, names, gl_error
+        if gl_devices is None:
+            self.cudaGLGetDevices = None
+
+    def cudaGetDeviceCount(self):
+        return self._ret("cudaGetDeviceCount", len(self.names))
+
+    def cudaGLGetDevices(self, count, device_list):
+        assert device_list == 1
+        if self.gl_error:
+            return (1, 0, [])
+        return (0, len(self.gl_devices), list(self.gl_devices) + [0] * (count - len(self.gl_devices)))
+
+    def cudaGetDeviceProperties(self, index):
+        return (0, _Enum(name=self.names[index].encode() + b"\0\0"))
+
+
+NV = ("NVIDIA Corporation", "NVIDIA GeForce RTX 4090/PCIe/SSE2")
+
+
+@pytest.mark.parametrize("gl, rt, index, expect", [
+    (("Mesa", "llvmpipe (LLVM 15.0.6, 256 bits)"), FakeGLRuntime(), 0, r"runs on llvmpipe .*\(Mesa\), not on an NVIDIA GPU"),
+    (("Intel", "Mesa Intel(R) UHD Graphics 620"), FakeGLRuntime(), 0, "not on an NVIDIA GPU"),
+    (NV, FakeGLRuntime(gl_devices=(0,), names=("A", "B")), 1, r"is on cuda:0, the models on cuda:1"),
+    (NV, FakeGLRuntime(gl_error=True), 0, "is not on a CUDA device .cudaGLGetDevices: cudaErrorInvalidValue"),
+    (NV, FakeGLRuntime(gl_devices=None, names=("NVIDIA GeForce RTX 4090", "NVIDIA A100-SXM4-80GB")), 1,
+     r"runs on NVIDIA GeForce RTX 4090/PCIe/SSE2, the models on cuda:1 \(NVIDIA A100-SXM4-80GB\)"),
+    (NV, FakeGLRuntime(gl_devices=(0, 1), names=("A", "B")), 1, None),
+    (NV, FakeGLRuntime(gl_devices=None), 0, None),  # names match
+])
+def test_gl_device_mismatch(gl, rt, index, expect):
+    reason = cuda_gl.gl_device_mismatch(FakeGLContext(*gl), index, rt)
+    if expect is None:
+        assert reason is None
+    else:
+        assert reason is not None and __import__("re").search(expect, reason), reason
+
+
+def test_probe_reports_llvmpipe_of_a_real_egl_context(egl_ctx, monkeypatch):
+    monkeypatch.setattr(cuda_gl, "_runtime", lambda: FakeGLRuntime())
+    renderer = egl_ctx.info["GL_RENDERER"]
+    try:
+        reason = cuda_gl.interop_unavailable_reason(0)  # creates (and makes current) its own probe context
+    finally:
+        egl_ctx.__enter__()  # the shared test context is current again
+    if "nvidia" in renderer.lower():
+        pytest.skip("this machine's EGL is NVIDIA's: the llvmpipe case cannot be shown here")
+    assert reason is not None and "not on an NVIDIA GPU" in reason and renderer.split()[0] in reason
+
+
+def test_probe_never_raises(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cuda", None)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    assert "cuda-python" in cuda_gl.interop_unavailable_reason(0)
+    monkeypatch.setattr(cuda_gl, "_runtime", lambda: FakeGLRuntime())
+    assert cuda_gl.interop_unavailable_reason(3) == "cuda-python sees no CUDA device 3"
+
+    def no_egl():
+        raise LivevisError("headless rendering needs EGL (libEGL + a GL driver such as Mesa): no display")
+    assert cuda_gl.interop_unavailable_reason(0, make_context=no_egl).startswith("no GL context to check the GPU with: headless")
+    ctx = FakeGLContext(*NV)
+    assert cuda_gl.interop_unavailable_reason(0, make_context=lambda: ctx) is None and ctx.released
+
+
+def test_use_interop_auto_falls_back_with_one_line_and_on_fails_clearly(capsys):
+    import torch
+
+    from livevis.pipeline.modules import use_interop
+
+    cuda = torch.device("cuda", 0)
+    llvmpipe = lambda index: "the GL context runs on llvmpipe (Mesa), not on an NVIDIA GPU"  # noqa: E731
+    assert use_interop("auto", cuda, gl_check=llvmpipe) is False
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["livevis: --interop auto: frames go through host memory (PBO), not CUDA-GL: "
+                   "the GL context runs on llvmpipe (Mesa), not on an NVIDIA GPU"]
+    with pytest.raises(LivevisError, match=r"^--interop on: the GL context runs on llvmpipe"):
+        use_interop("on", cuda, gl_check=llvmpipe)
+    seen = []
+    assert use_interop("on", torch.device("cuda", 1), gl_check=lambda i: seen.append(i)) is True and seen == [1]
+    assert use_interop("auto", cuda, gl_check=lambda i: None) is True
+    assert use_interop("off", cuda, gl_check=llvmpipe) is False
+    assert use_interop("auto", torch.device("cpu"), gl_check=llvmpipe) is False
+    assert capsys.readouterr().err == ""
+
+
+def test_writer_refuses_a_context_on_another_device(egl_ctx, monkeypatch):
+    monkeypatch.setattr(cuda_gl, "_runtime", lambda: FakeGLRuntime())
+    texture = egl_ctx.texture((16, 16), 4)
+    try:
+        with pytest.raises(LivevisError, match=r"CUDA-GL interop: the GL context runs on .* not on an NVIDIA GPU \(use --interop off\)"):
+            cuda_gl.CudaTextureWriter(texture, device_index=0)
+        monkeypatch.setattr(cuda_gl, "gl_identity", lambda ctx: NV)
+        cuda_gl.CudaTextureWriter(texture, device_index=0).release()
+    finally:
+        texture.release()
+
+
+def test_render_thread_copies_on_the_frames_cuda_device(egl_ctx, monkeypatch):
+    import contextlib
+
+    import torch
+
+    fake = FakeGLRuntime(gl_devices=(1,), names=("A", "B"))
+    monkeypatch.setattr(cuda_gl, "_runtime", lambda: fake)
+    monkeypatch.setattr(cuda_gl, "gl_identity", lambda ctx: NV)
+    entered = []
+
+    @contextlib.contextmanager
+    def fake_device(device):
+        entered.append(str(device))
+        yield
+
+    current = []
+
+    def fake_stream(device):
+        current.append((entered[-1] if entered else None, str(device)))
+        return _Enum(cuda_stream=9)
+
+    monkeypatch.setattr(torch.cuda, "device", fake_device)
+    monkeypatch.setattr(torch.cuda, "current_stream", fake_stream)
+    tensor = FakeCudaTensor(16, 16)
+    tensor.device = torch.device("cuda", 1)
+    renderer = Renderer(egl_ctx, 16, 16)
+    try:
+        renderer.upload(Frame(rgba=tensor))
+        renderer.upload(Frame(rgba=tensor))
+    finally:
+        renderer.release()
+    assert entered == ["cuda:1", "cuda:1"] and current == [("cuda:1", "cuda:1")] * 2
+    assert fake.copy[-1] == ("stream", 9) and fake.calls.count("cudaGraphicsGLRegisterImage") == 1

@@ -115,3 +115,38 @@ def test_stop_event_and_target_close_end_the_loop(egl_ctx):
         assert loop2.tick() is False
     finally:
         _close(target, renderer)
+
+
+class _ListRecorder:
+    """Recorder stand-in: keeps the frames it is given."""
+
+    fps = 10
+
+    def __init__(self):
+        self.frames = []
+
+    def write_video(self, rgb):
+        self.frames.append(rgb.copy())
+
+
+def test_live_recording_leaves_the_stats_overlay_out_unless_asked(egl_ctx):
+    grey = np.full((32, 32, 4), 128, np.uint8)
+    recorded = {}
+    for record_overlay in (False, True):
+        mailbox = Mailbox()
+        mailbox.put(Frame(rgba=grey))
+        target = Offscreen(160, 90, ctx=egl_ctx)
+        renderer = Renderer(egl_ctx, 32, 32, out_size=(160, 90), fit="cover")
+        loop = DisplayLoop(target, renderer, mailbox, fps=20, seconds=0.3, recorder=_ListRecorder(),
+                           record_overlay=record_overlay)
+        target.show_stats = True  # the overlay is on screen in both runs
+        try:
+            loop.run()
+            screen = target.read_screen()
+        finally:
+            _close(target, renderer)
+        assert np.abs(screen.astype(int) - 128).max() > 30  # shown
+        recorded[record_overlay] = loop.recorder.frames
+    assert recorded[False] and all(f.shape == (90, 160, 3) for f in recorded[False])
+    assert all(np.abs(f.astype(int) - 128).max() == 0 for f in recorded[False])  # --record: no overlay
+    assert all(np.abs(f.astype(int) - 128).max() > 30 for f in recorded[True])  # --record-overlay

@@ -129,8 +129,9 @@ def test_overlay_draws_text_where_expected(egl_ctx):
         assert ys.max() < 60 and xs.max() < 200  # top-left corner only
         bright = with_text[diff].max(axis=1)
         assert (bright > 200).any()  # white glyph pixels, not only the dark box
-        recorded = renderer.read_pixels()
-        assert np.abs(recorded.astype(int) - 128).max() > 30  # the overlay is in the recording too
+        assert np.abs(renderer.read_pixels().astype(int) - 128).max() == 0  # not in the program frame by default
+        recorded = renderer.read_pixels(overlay=True)
+        assert np.abs(recorded.astype(int) - 128).max() > 30  # in the recording when asked (--record-overlay)
     finally:
         _close(target, renderer)
 
@@ -167,6 +168,7 @@ def test_cuda_frame_without_cuda_python_is_a_clear_error(egl_ctx):
 
 def test_hot_reload_reaches_the_renderer(egl_ctx, tmp_path):
     import os
+    import re
     import shutil
 
     from livevis.render.shaders import ShaderLibrary, shader_dir
@@ -181,7 +183,10 @@ def test_hot_reload_reaches_the_renderer(egl_ctx, tmp_path):
         assert _near(before[10, 10], RED)
         post = tmp_path / "post.glsl"
         mtime = post.stat().st_mtime
-        post.write_text(post.read_text().replace("f_color = vec4(max(cur, trails), 1.0);", "f_color = vec4(0.0, 0.0, 1.0, 1.0);"))
+        text = post.read_text()
+        edited = re.sub(r"f_color = vec4\(max\(.*\), 1\.0\);", "f_color = vec4(0.0, 0.0, 1.0, 1.0);", text)
+        assert edited != text
+        post.write_text(edited)
         os.utime(post, (mtime + 5, mtime + 5))
         after = _draw(target, renderer, effects_on=True)
         assert _near(after[10, 10], BLUE) and _near(after[50, 50], BLUE)

@@ -1,0 +1,95 @@
+"""A bank of the generator's own samples described in CLIP space: W latents whose pictures are
+nearest a sound's (or a text's) CLIP embedding.
+
+The retrieve mode glides the scene toward the mean w of the bank samples nearest the sound
+encoder's embedding; prompt switching does the same with a text embedding. The training stage's
+latent targets (training/latent_bank.py) draw their bank with `draw_samples` too. Banks are cached
+per generator + CLIP (safetensors, written atomically) because drawing one costs a synthesis and a
+CLIP pass per sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from livevis.errors import LivevisError
+
+BANK_SIZE = 1024
+BANK_K = 8
+BANK_SEED = 1
+
+
+@dataclass
+class SampleBank:
+    ws: torch.Tensor  # [N, w_dim] mapping outputs
+    clip: torch.Tensor  # [N, D] unit CLIP image embeddings of their pictures
+    k: int = BANK_K
+
+    @torch.inference_mode()
+    def nearest(self, embedding: torch.Tensor) -> torch.Tensor:
+        """embedding [1, D] (any norm) -> w [w_dim]: the mean of the k most similar samples."""
+        assert embedding.ndim == 2 and embedding.shape[1] == self.clip.shape[1], \
+            f"embedding must be [1, {self.clip.shape[1]}], got {tuple(embedding.shape)}"
+        e = F.normalize(embedding.float().to(self.clip.device), dim=-1)
+        idx = (e @ self.clip.T)[0].topk(min(self.k, self.ws.shape[0])).indices  # [k]
+        return self.ws[idx].mean(0)
+
+
+@torch.no_grad()
+def draw_samples(generator, clip, *, size: int, seed: int, truncation: float, device, pool: int | None = None,
+                 batch: int = 128):
+    """`size` seeded samples: (ws [N, w_dim], unit CLIP embeddings [N, D], pooled pixels [N, 3 pool^2] or None)."""
+    if size < 1:
+        raise ValueError(f"bank size must be positive, got {size}")
+    g = torch.Generator().manual_seed(int(seed))
+    ws, embs, pooled = [], [], []
+    for start in range(0, size, batch):
+        z = torch.randn(min(batch, size - start), generator.z_dim, generator=g).to(device)  # [b, z_dim]
+        w = generator.mapping(z, truncation_psi=truncation)  # [b, num_ws, w_dim]
+        img = generator.synthesis(w).float().clamp(-1, 1)  # [b, 3, R, R]
+        ws.append(w[:, 0].float())
+        embs.append(F.normalize(clip.encode_image(img).float(), dim=-1))
+        if pool:
+            pooled.append(F.adaptive_avg_pool2d(img, pool).flatten(1))
+    return torch.cat(ws), torch.cat(embs), (torch.cat(pooled) if pool else None)
+
+
+def bank_key(weights_sha256: str, size: int, seed: int, truncation: float) -> str:
+    text = f"{weights_sha256}:{size}:{seed}:{truncation:.4f}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cached_sample_bank(bundle, *, device, truncation: float = 0.7, size: int = BANK_SIZE, seed: int = BANK_SEED,
+                       progress=None) -> SampleBank:
+    """The bundle's bank, from the cache when it was drawn before (keyed by the bundle's weights)."""
+    from safetensors.torch import load_file, save_file
+
+    from livevis.models.bundle import bundle_sha256
+    from livevis.paths import cache_dir
+    from livevis.util.atomic import atomic_path
+
+    if bundle.clip is None:
+        raise LivevisError("this bundle has no CLIP model: the retrieve mode and prompts need one")
+    weights = bundle_sha256(bundle.path) if getattr(bundle, "path", None) else None
+    file = None
+    if weights is not None:
+        file = cache_dir("banks") / f"{bank_key(weights, size, seed, truncation)}.safetensors"
+        if file.is_file():
+            try:
+                t = load_file(str(file), device=str(device))
+                if t["ws"].shape[0] == size and t["clip"].shape[0] == size:
+                    return SampleBank(t["ws"], t["clip"])
+            except Exception:  # a corrupt cache entry is drawn again
+                pass
+    if progress:
+        progress(f"drawing a bank of {size} generator samples for retrieval (once per model)")
+    ws, emb, _ = draw_samples(bundle.generator, bundle.clip, size=size, seed=seed, truncation=truncation, device=device)
+    if file is not None:
+        with atomic_path(file) as tmp:
+            save_file({"ws": ws.contiguous().cpu(), "clip": emb.contiguous().cpu()}, str(tmp))
+    return SampleBank(ws, emb)
+
