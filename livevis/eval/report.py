@@ -8,6 +8,10 @@
                        (a <-> v) and with the clip's class prompt (t <-> v), Lee et al. Table 3a
     baseline           the same generator and starting latents, driven by a random latent walk of
                        the same mean step length instead of the sound: accuracy and sync_r
+    judge              (when given) the independent CNN judge (livevis.eval.judge): its semantic
+                       accuracy on the generated frames, per class, the Frechet distance between
+                       generated and held-out real frames in its features, and the real-vs-real floor
+                       (held-out real vs training real frames)
 """
 
 from __future__ import annotations
@@ -57,11 +61,14 @@ def class_texts(bundle, dataset_classes: list[str]) -> list[str]:
 
 def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
              progress: Callable[[str], None] | None = None,
-             on_frames: Callable[[str, dict, torch.Tensor], None] | None = None) -> dict[str, Any]:
+             on_frames: Callable[[str, dict, torch.Tensor], None] | None = None,
+             make_judge: Callable[[], Any] | None = None, mode: str | None = None) -> dict[str, Any]:
     """Measure a loaded bundle on the held-out split of `data`; returns the JSON-ready result.
 
     on_frames(kind, item, frames), if given, sees every scored clip: kind "sound" or "baseline", the
-    dataset item, frames [T, 3, R, R] in [-1, 1] (for `livevis eval --grid`)."""
+    dataset item, frames [T, 3, R, R] in [-1, 1] (for `livevis eval --grid`). make_judge(),
+    if given, returns the livevis.eval.judge.Judge of this dataset's train split (called once the inputs
+    are checked: training it takes a while) and adds the "judge" figures."""
     from livevis.pipeline.modules import build_live_modules
     from livevis.training.data import ClipDataset
 
@@ -75,6 +82,7 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
     if clips is not None and clips < 1:
         raise LivevisError(f"--clips must be positive, got {clips}")
     modules = build_live_modules(bundle, backend="eager", device=device)
+    trajectory = generate.ModeTrajectories(bundle, modules, mode, progress)  # a mode the model lacks: one line
     if val.sample_rate != modules.sample_rate:
         raise LivevisError(f"the dataset's audio is {val.sample_rate} Hz but the bundle expects {modules.sample_rate} Hz")
     classes = list(val.classes)
@@ -83,6 +91,7 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
     if steps < 3:
         raise LivevisError(f"clips of {val.clip_seconds:g} s hold too few steps at the bundle's step rate for a sync measure")
 
+    judge = make_judge() if make_judge is not None else None
     say("training the frame classifier on real frames")
     frames, labels = clf.sample_frames(train_set, TRAIN_FRAMES_PER_CLIP)
     classifier = clf.fit(frames, labels, classes, seed=seed)
@@ -106,10 +115,12 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
         say(f"generating from clip {n + 1}/{len(chosen)}")
         item = val[i]
         ws0 = generate.initial_latent(modules, seed * 100003 + i, TRUNCATION)
-        sound.append(generate.sound_trajectory(modules, item["audio"].numpy(), steps, ws0, ANCHOR_LEAK))
+        sound.append(trajectory(item["audio"].numpy(), steps, ws0, ANCHOR_LEAK))
         starts.append(ws0)
         items.append(item)
     step_size = generate.mean_step(sound, starts)
+
+    judged: dict[str, list] = {"sound": [], "baseline": [], "features": []}
 
     def score(trajs: list[generate.Trajectory], with_clip: bool, kind: str) -> dict[str, Any]:
         preds, labs, syncs, av, tv = [], [], [], [], []
@@ -118,6 +129,10 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
             if on_frames is not None:
                 on_frames(kind, item, imgs)
             preds.append(classifier.predict(imgs))
+            if judge is not None:
+                judged[kind].append(judge.predict(imgs))
+                if kind == "sound":
+                    judged["features"].append(judge.features(imgs))             # [T, D]
             labs.append(np.full(imgs.shape[0], item["label"]))
             env, ends = metrics.onset_envelope(item["audio"].numpy(), fe.sample_rate, fe.n_fft, fe.hop_length, fe.n_mels)
             strength = metrics.strength_per_step(env, ends, modules.step_samples, imgs.shape[0])
@@ -141,7 +156,7 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
     say("scoring the random-walk baseline")
     walks = [generate.random_walk(ws0, steps, step_size, seed * 100003 + i + 1, ANCHOR_LEAK) for ws0, i in zip(starts, chosen)]
     base = score(walks, False, "baseline")
-    return {
+    result = {
         "semantic_accuracy": main["semantic_accuracy"],
         "per_class": main["per_class"],
         "sync_r": _finite_or_none(main["sync_r"]),
@@ -156,10 +171,33 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
         "step_rate": float(fe.step_rate),
         "sync_clips": main["sync_clips"],
         "model": bundle.name,
+        "mode": trajectory.mode,
         "seed": seed,
         "notes": notes,
-        "seconds": round(time.monotonic() - t0, 2),
     }
+    if judge is not None:
+        say("judging with the independent CNN")
+        labs = np.concatenate([np.full(len(p), it["label"]) for p, it in zip(judged["sound"], items)])
+        acc, per_class = metrics.accuracy(np.concatenate(judged["sound"]), labs, classes)
+        base_acc, _ = metrics.accuracy(np.concatenate(judged["baseline"]), labs, classes)
+        judge_real_acc, _ = metrics.accuracy(judge.predict(real_frames), real_labels.numpy(), classes)
+        real_feats = judge.features(real_frames)                                 # [N_val, D]
+        train_feats = judge.features(frames)                                     # [N_train, D]
+        from livevis.eval.judge import frechet_distance
+
+        result["judge"] = {
+            "semantic_accuracy": acc,
+            "per_class": per_class,
+            "frechet": _finite_or_none(frechet_distance(torch.cat(judged["features"]), real_feats)),
+            "frechet_real_vs_real": _finite_or_none(frechet_distance(real_feats, train_feats)),
+            "real_accuracy": judge_real_acc,
+            "baseline_accuracy": base_acc,
+            "classifier_semantic_accuracy": main["semantic_accuracy"],
+            "input_size": judge.settings.size,
+            "cached": judge.from_cache,
+        }
+    result["seconds"] = round(time.monotonic() - t0, 2)
+    return result
 
 
 def render_table(result: dict[str, Any]):
@@ -185,4 +223,34 @@ def render_table(result: dict[str, Any]):
     table.add_row("classifier on real frames", fmt(result["classifier_real_accuracy"], True), "")
     for name, acc in result["per_class"].items():
         table.add_row(f"  {name}", fmt(acc, True), fmt(base["per_class"].get(name), True))
+    judge = result.get("judge")
+    if judge:
+        table.add_row("independent CNN judge: semantic accuracy", fmt(judge["semantic_accuracy"], True),
+                      fmt(judge["baseline_accuracy"], True))
+        table.add_row("  judge on real held-out frames", fmt(judge["real_accuracy"], True), "")
+        table.add_row("  Frechet distance (generated vs real)", fmt(judge["frechet"]), "")
+        table.add_row("  Frechet floor (real held-out vs real train)", fmt(judge["frechet_real_vs_real"]), "")
+        for name, acc in judge["per_class"].items():
+            table.add_row(f"  judge: {name}", fmt(acc, True), "")
+    return table
+
+
+def render_recordings_table(rec: dict[str, Any], model: str):
+    """A rich Table of the `--recordings` result (per class, then per file)."""
+    from rich.table import Table
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+
+    table = Table(title=f"livevis eval --recordings: {model} on {rec['files']} recordings x {rec['seeds']} seeds "
+                        f"(judge: {'independent CNN' if rec['judge'] == 'cnn' else 'feature classifier'})")
+    table.add_column("recordings")
+    table.add_column("sound-driven", justify="right")
+    table.add_column("random walk", justify="right")
+    table.add_row("accuracy", pct(rec["accuracy"]), pct(rec["baseline_accuracy"]))
+    table.add_row("  chance", pct(rec["chance"]), pct(rec["chance"]))
+    for name, acc in rec["per_class"].items():
+        table.add_row(f"  {name}", pct(acc), pct(rec["baseline_per_class"].get(name)))
+    for name, acc in rec["per_file"].items():
+        table.add_row(f"  {name}", pct(acc), "")
     return table

@@ -86,3 +86,89 @@ def test_bad_input_is_a_one_line_error(tmp_path, tiny_bundle, tiny_data):
 
     generator_only = save_bundle(parts_bundle(generator_only=True), tmp_path / "gen.bundle")
     assert_one_line_error(livevis("eval", "--model", generator_only, "--data", tiny_data), "generator only")
+
+
+class ConstructedGenerator:
+    """Stands in for `generate.synthesize`: frames built from the clip being scored, not from ws.
+
+    evaluate() synthesises the chosen clips in order (sound-driven, then the random walk), so call k
+    belongs to clip k mod n. Modes:
+      perfect   the clip's own real frames (what a generator that nails the class would draw)
+      constant  one grey frame for every step of every clip
+      sync      uniform frames whose change into step t is proportional to the clip's onset strength at t
+      antisync  the same with the change proportional to (max strength - strength)
+    """
+
+    def __init__(self, mode: str, data, clips: int, bundle_path):
+        from livevis.eval import metrics
+        from livevis.eval.report import pick_clips
+        from livevis.training.data import ClipDataset
+
+        self.mode, self.calls = mode, 0
+        val = ClipDataset(data, "val")
+        self.items = [val[i] for i in pick_clips(val.labels(), clips)]
+        fe = load_bundle(bundle_path).audio
+        self.step_samples = max(1, int(round(fe.sample_rate / float(fe.step_rate))))
+        self.envelope = lambda audio: metrics.onset_envelope(audio, fe.sample_rate, fe.n_fft, fe.hop_length, fe.n_mels)
+
+    def __call__(self, modules, ws, batch: int = 8) -> torch.Tensor:
+        from livevis.eval import metrics
+
+        item = self.items[self.calls % len(self.items)]
+        self.calls += 1
+        T = ws.shape[0]
+        real = item["frames"].float() / 127.5 - 1.0                                  # [Tc, 3, H, W]
+        if self.mode == "perfect":
+            k = torch.linspace(0, real.shape[0] - 1, T).round().long()
+            return real[k]
+        if self.mode == "constant":
+            return torch.zeros(T, *real.shape[1:])
+        env, ends = self.envelope(item["audio"].numpy())
+        strength = metrics.strength_per_step(env, ends, self.step_samples, T)      # [T]
+        step = strength if self.mode == "sync" else strength.max() - strength
+        level = np.cumsum(step) / max(float(np.sum(step)), 1e-12)                  # [T] in [0, 1]
+        return torch.from_numpy(-1.0 + 2.0 * level).float().view(T, 1, 1, 1).expand(T, *real.shape[1:]).clone()
+
+
+@pytest.fixture
+def constructed(monkeypatch, tiny_bundle, tiny_data):
+    from livevis.eval import generate
+
+    def install(mode: str, clips: int = 9) -> ConstructedGenerator:
+        fake = ConstructedGenerator(mode, tiny_data, clips, tiny_bundle)
+        monkeypatch.setattr(generate, "synthesize", fake)
+        return fake
+    return install
+
+
+def _evaluate(tiny_bundle, tiny_data, clips=9):
+    from livevis.eval.report import evaluate
+
+    return evaluate(load_bundle(tiny_bundle), tiny_data, clips=clips, seed=0)
+
+
+def test_a_generator_drawing_the_real_frames_scores_what_the_classifier_scores_on_real_frames(constructed, tiny_bundle, tiny_data):
+    fake = constructed("perfect")
+    result = _evaluate(tiny_bundle, tiny_data)
+    assert fake.calls == 18                                                    # 9 clips, sound then baseline
+    assert result["classifier_real_accuracy"] == 1.0                          # premise: it knows the real classes
+    assert result["semantic_accuracy"] == 1.0 and result["baseline"]["semantic_accuracy"] == 1.0
+    assert set(result["per_class"].values()) == {1.0} and len(result["per_class"]) == 9
+
+
+def test_a_constant_generator_scores_one_class_and_has_no_sync(constructed, tiny_bundle, tiny_data):
+    constructed("constant")
+    result = _evaluate(tiny_bundle, tiny_data)
+    # Every frame gets the same prediction; one clip per class with equally many frames -> exactly 1/9.
+    assert result["semantic_accuracy"] == pytest.approx(1 / 9, abs=1e-12)
+    assert sorted(result["per_class"].values()) == [0.0] * 8 + [1.0]
+    assert result["sync_r"] is None and result["sync_clips"] == 0             # frames never change: no correlation
+    assert result["baseline"]["sync_r"] is None
+
+
+@pytest.mark.parametrize("mode, r", [("sync", 1.0), ("antisync", -1.0)])
+def test_frames_that_follow_the_onsets_have_sync_r_of_one(constructed, tiny_bundle, tiny_data, mode, r):
+    constructed(mode)
+    result = _evaluate(tiny_bundle, tiny_data)
+    assert result["sync_clips"] == 9
+    assert result["sync_r"] == pytest.approx(r, abs=1e-6) and result["baseline"]["sync_r"] == pytest.approx(r, abs=1e-6)
