@@ -48,5 +48,14 @@ def live_modules(bundle, device: torch.device | str = "cpu") -> list[LiveModule]
         hidden = rec.init_hidden(1)  # [1, G, H]
         offset = (torch.randn(1, num_ws, w_dim, generator=gen) * 0.1).to(device)  # [1, num_ws, w_dim]
         out.append(LiveModule("recurrent", wrap_method(rec, "step"), (ws.clone(), hidden, offset)))
-    out.append(LiveModule("synthesis", g.synthesis, (ws.clone(),)))
+    from livevis.models.noise_gain import NoiseGainSynthesis, noise_layers
+    from livevis.pipeline.keyframe_path import layer_groups
+
+    if noise_layers(g.synthesis):
+        # StyleGAN2: the noise inputs scaled per layer group are an input, so the reaction can stir them.
+        gains = torch.ones(3, device=device)  # [coarse, mid, fine]
+        out.append(LiveModule("synthesis", NoiseGainSynthesis(g.synthesis, layer_groups(num_ws)).to(device).eval(),
+                              (ws.clone(), gains)))
+    else:
+        out.append(LiveModule("synthesis", g.synthesis, (ws.clone(),)))
     return out

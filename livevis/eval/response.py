@@ -120,7 +120,9 @@ def music_sync(modules, params, audio: np.ndarray, *, fps: float = 30.0, bank=No
             prev = img.clone()
         strength = onset_per_frame(audio, modules.sample_rate, fps, len(change))
         r = pearson(np.asarray(change[1:]), strength[1:])
-        # Baseline: a random walk in W+ from the same start, same mean step per frame.
+        # Baseline: a random walk in W+ from the same start, same mean step per frame (constant noise).
+        if modules.noise_gains is not None:
+            modules.noise_gains.fill_(1.0)
         seq = torch.stack(ws_all)  # [T, num_ws, w_dim]
         step = float((seq[1:] - seq[:-1]).flatten(1).norm(dim=1).mean())
         g = torch.Generator().manual_seed(4321)

@@ -30,6 +30,9 @@ class LiveModules:
     resolution: int
     device: torch.device
     backends: dict[str, str] = field(default_factory=dict)
+    # [3] StyleGAN2 noise gains per layer group (coarse, mid, fine), read by `synthesis` on every call
+    # and written in place by the scene driver; None when the generator has no noise inputs.
+    noise_gains: torch.Tensor | None = None
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -122,12 +125,19 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
                                   cache_key=key, progress=progress)
             callables[name], chosen[name] = engine, engine.backend
 
+    synthesis = callables["synthesis"]
+    noise_gains = None
+    if len(parts["synthesis"].inputs) == 2:  # NoiseGainSynthesis: (ws, gains)
+        from livevis.models.noise_gain import NoiseGainCall
+
+        noise_gains = torch.ones(3, device=device)
+        synthesis = NoiseGainCall(synthesis, noise_gains)
     sample_rate = int(audio.sample_rate)
     return LiveModules(
         mel=mel,
         encoder=callables.get("sound_encoder"),
         recurrent_step=callables.get("recurrent"),
-        synthesis=callables["synthesis"],
+        synthesis=synthesis,
         mapping=mapping,
         hidden_init=hidden,
         sample_rate=sample_rate,
@@ -139,6 +149,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
         resolution=int(gen.img_resolution),
         device=device,
         backends=chosen,
+        noise_gains=noise_gains,
     )
 
 

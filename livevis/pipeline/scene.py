@@ -205,6 +205,8 @@ class SceneDriver:
         phase = f.beat_phase if f.bpm else None
         with self._time("react"):
             self.react.step(dt, f.bands, onsets, phase, f.chroma, p, flux=flux)
+            if self.m.noise_gains is not None:
+                self.m.noise_gains.copy_(torch.from_numpy(self.react.noise_gains))
         out = self.out
         if self.mode == "learned":
             # The scene catches up with the sound model faster on onsets: its moves land on the hits.

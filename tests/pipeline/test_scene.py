@@ -153,3 +153,16 @@ def test_tap_tempo_and_fixed_bpm_reach_the_analysis_at_absolute_indices(generato
     p.set("bpm", 90.0)
     scene.frame(start + 5 * half, silence, reader)
     assert scene.analyzer.features.bpm == pytest.approx(90.0)
+
+
+def test_onsets_raise_the_stylegan2_noise_gains(generator_only):
+    m = generator_only
+    assert m.noise_gains is not None  # a StyleGAN2: its noise inputs are part of the reaction
+    audio, hits = click_track(2.0, m.sample_rate)
+    p = params("react", noise_amount=2.0)
+    seen = []
+    for k, _i, _w in scene_frames(m, audio, fps=FPS, params=p):
+        seen.append(m.noise_gains.clone())
+    first_hit = int(np.ceil(hits[0] * FPS))
+    assert torch.all(seen[first_hit - 2] == 1.0)  # before the first click: as trained
+    assert float(max(s.max() for s in seen[first_hit:first_hit + 2])) > 1.5
