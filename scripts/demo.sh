@@ -10,9 +10,9 @@ LV=.venv/bin/livevis
 
 input=(--input mic)
 if ! "$LV" devices >/dev/null 2>&1; then
-  echo "livevis demo: no microphone found, using a test signal (noise bursts)."
+  echo "livevis demo: no microphone found, playing a music track (tests/data/music/hiphop_90.flac)."
   echo "              with a mic:  $LV run --input mic   (pick one with --device, see: $LV devices)"
-  input=(--input synth:noise)
+  input=(--input tests/data/music/hiphop_90.flac)
 fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then

@@ -3,7 +3,8 @@
 # commands and fixed seeds:
 #
 #   prepare --synthetic -> train generator -> train clip -> train audio --clip -> train video
-#   --generator --clip --init -> eval -> fp16 copy into the package
+#   --generator --clip --init -> train sound-tokens -> train text-sound (attached to the bundle)
+#   -> eval -> fp16 copy into the package
 #
 # Every stage resumes: re-running continues an interrupted stage from its last checkpoint and skips
 # finished ones, so the recipe can be spread over several sessions (GPU or background CPU).
@@ -18,15 +19,16 @@
 #   PRESET=default              stage presets (tiny: seconds on CPU, for smoke runs)
 #   SEED=0                      dataset and run seed
 #   CLIPS=900 SIZE=256 FPS=10 CLIP_SECONDS=2 WORKERS=2     the synthetic set
-#   GEN_STEPS CLIP_STEPS AUDIO_STEPS VIDEO_STEPS             optimisation steps per stage
-#   GEN_BATCH CLIP_BATCH AUDIO_BATCH VIDEO_BATCH             global batch per stage
-#   GEN_SET CLIP_SET AUDIO_SET VIDEO_SET                     extra `--set K=V ...` per stage
+#   GEN_STEPS CLIP_STEPS AUDIO_STEPS VIDEO_STEPS TOKENS_STEPS TEXT_SOUND_STEPS   optimisation steps per stage
+#   GEN_BATCH CLIP_BATCH AUDIO_BATCH VIDEO_BATCH TOKENS_BATCH TEXT_SOUND_BATCH   global batch per stage
+#   GEN_SET CLIP_SET AUDIO_SET VIDEO_SET TOKENS_SET TEXT_SOUND_SET               extra `--set K=V ...` per stage
 #   DEVICE=                     cpu | cuda (default: cuda when available)
 #   EVAL_CLIPS=                 held-out clips measured by `livevis eval` (default: all)
 #   LIVEVIS=livevis             the livevis command (e.g. ".venv/bin/livevis")
 #   DESCRIPTION=                the bundle's description (default: built from its size, hardware,
 #                               training time and eval figures)
-#   UNTIL=                      stop after this stage (prepare, generator, clip, audio or video)
+#   UNTIL=                      stop after this stage (prepare, generator, clip, audio, video,
+#                               sound-tokens or text-sound)
 #
 # Smoke run (a minute on CPU):
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
@@ -65,8 +67,8 @@ LIVEVIS=${LIVEVIS:-livevis}
 read -r -a LV <<< "$LIVEVIS"
 
 case "${UNTIL:-}" in
-    ""|prepare|generator|clip|audio|video) ;;
-    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio or video (got '${UNTIL}')" >&2; exit 2 ;;
+    ""|prepare|generator|clip|audio|video|sound-tokens|text-sound) ;;
+    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio, video, sound-tokens or text-sound (got '${UNTIL}')" >&2; exit 2 ;;
 esac
 
 DATA="$WORK/data"
@@ -129,6 +131,14 @@ until_done audio
 stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-}" \
     --generator "$GEN_RUN/generator.bundle" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
 until_done video
+# Text -> sound (Sounding Video Generator): the tokenizer, then the transformer, which writes both
+# parts into the video stage's bundle.
+stage sound-tokens "$WORK/sound-tokens" "$WORK/sound-tokens/sound_tokenizer.json" "${TOKENS_STEPS:-}" "${TOKENS_BATCH:-}" \
+    "${TOKENS_SET:-}" --clip "$VIDEO_RUN/bundle"
+until_done sound-tokens
+stage text-sound "$WORK/text-sound" "$WORK/text-sound/text_sound.json" "${TEXT_SOUND_STEPS:-}" "${TEXT_SOUND_BATCH:-}" \
+    "${TEXT_SOUND_SET:-}" --tokens "$WORK/sound-tokens" --bundle "$VIDEO_RUN/bundle"
+until_done text-sound
 
 say "eval"
 EVAL_FLAGS=(--model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED")
@@ -136,6 +146,9 @@ EVAL_FLAGS=(--model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED")
 "${LV[@]}" eval "${EVAL_FLAGS[@]}" --json > "$WORK/eval.json.tmp"
 mv "$WORK/eval.json.tmp" "$WORK/eval.json"
 cat "$WORK/eval.json"
+"${LV[@]}" eval --generate --model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED" --json > "$WORK/eval-generate.json.tmp"
+mv "$WORK/eval-generate.json.tmp" "$WORK/eval-generate.json"
+cat "$WORK/eval-generate.json"
 
 say "fp16 bundle -> $OUT"
 PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
@@ -147,7 +160,9 @@ KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(
     GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
-    VIDEO_STEPS "${VIDEO_STEPS:-}" VIDEO_BATCH "${VIDEO_BATCH:-}" VIDEO_SET "${VIDEO_SET:-}")
+    VIDEO_STEPS "${VIDEO_STEPS:-}" VIDEO_BATCH "${VIDEO_BATCH:-}" VIDEO_SET "${VIDEO_SET:-}" \
+    TOKENS_STEPS "${TOKENS_STEPS:-}" TOKENS_BATCH "${TOKENS_BATCH:-}" TOKENS_SET "${TOKENS_SET:-}" \
+    TEXT_SOUND_STEPS "${TEXT_SOUND_STEPS:-}" TEXT_SOUND_BATCH "${TEXT_SOUND_BATCH:-}" TEXT_SOUND_SET "${TEXT_SOUND_SET:-}")
 "$PYTHON" - "$VIDEO_RUN/bundle" "$OUT" "$WORK/eval.json" "$WORK/times.txt" "$KNOBS" "${DESCRIPTION:-}" <<'EOF'
 """Copy the trained bundle into the package: fp16 weights, no discriminators (not needed to play),
 the eval figures, stage times, knobs and training hardware in its provenance."""
