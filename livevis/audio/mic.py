@@ -52,7 +52,8 @@ class MicSource(AudioSource):
         self._program_resampler = None  # soxr stream, only if a reopened device changed its rate
         self._halt = threading.Event()
         self._worker: threading.Thread | None = None
-        self._scratch = np.zeros(0, dtype=np.float32)
+        self._scratch = np.zeros((0, 1), dtype=np.float32)  # [capacity, channels] once opened
+        self._generation = 0  # bumped per open; callbacks of older streams stop writing
 
     @property
     def status(self) -> SourceStatus:
@@ -73,10 +74,13 @@ class MicSource(AudioSource):
             info = resolve_input_device(self.device_name)
         channels = min(2, info["channels"])
         rate = int(info["default_samplerate"])
-        raw = RingBuffer(int(RAW_RING_SECONDS * rate), frame_shape=(channels,))
-        arrivals = ArrivalTable(rate, size=256)
+        raw, arrivals = self._raw_buffers(rate, channels)
+        self._generation += 1
+        generation = self._generation
 
         def callback(indata, frames, time_info, status):  # PortAudio thread: copy and note, nothing else
+            if generation != self._generation:  # a stream that failed to close must not write into the reused ring
+                return
             if status.input_overflow:
                 self._callback_overflows += 1
             raw.write(indata)
@@ -92,8 +96,11 @@ class MicSource(AudioSource):
             except BaseException:
                 stream.close()
                 raise
-        self._raw, self._raw_arrivals, self._raw_read = raw, arrivals, 0
-        self._resampler = StreamResampler(rate, self.sample_rate)
+        self._raw_read = 0
+        if self._resampler is None or self._resampler.in_rate != rate:
+            self._resampler = StreamResampler(rate, self.sample_rate)
+        else:
+            self._resampler.reset()  # the gap makes the old filter state meaningless
         self._program_resampler = None
         if rate != self.program_rate:  # a replugged device that came back at another rate
             import soxr
@@ -101,10 +108,28 @@ class MicSource(AudioSource):
             self._program_resampler = soxr.ResampleStream(rate, self.program_rate, self.program_channels,
                                                           dtype="float32", quality="HQ")
         self._pad_program()  # the program ring restarts at the model head's instant
-        self._scratch = np.zeros((raw.capacity, channels), dtype=np.float32)
         self._last_callback = 0.0
         self._opened_at = time.monotonic()
         self._stream = stream
+
+    def _raw_buffers(self, rate: int, channels: int) -> tuple[RingBuffer, ArrivalTable]:
+        """The raw ring, its arrival table and the worker's scratch, allocated once per (rate, channels).
+
+        A fresh ~0.7 MB set per reopen is never handed back to the OS by glibc (a device retried once
+        a second while unplugged grew the process steadily), so reopens reuse them, reset to index 0.
+        Only called with the old stream closed and from the worker (or before it starts), so nothing
+        reads or writes them meanwhile.
+        """
+        raw = self._raw
+        if raw is None or raw.capacity != int(RAW_RING_SECONDS * rate) or raw.frame_shape != (channels,):
+            raw = RingBuffer(int(RAW_RING_SECONDS * rate), frame_shape=(channels,))  # [capacity, channels]
+            self._raw = raw
+            self._raw_arrivals = ArrivalTable(rate, size=256)
+            self._scratch = np.zeros((raw.capacity, channels), dtype=np.float32)  # [capacity, channels]
+        else:
+            raw.reset()
+            self._raw_arrivals.reset()
+        return raw, self._raw_arrivals
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None

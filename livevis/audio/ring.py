@@ -32,6 +32,11 @@ class RingBuffer:
     def write_index(self) -> int:
         return self._write_index
 
+    def reset(self) -> None:
+        """Start over at index 0 with the same memory (only when neither a writer nor a reader is active)."""
+        self._write_index = 0
+        self._claimed = 0
+
     def write(self, frames: np.ndarray) -> None:
         """Copy `frames` [n, *frame_shape] in after the write head (keeps the last `capacity` if longer)."""
         n = len(frames)

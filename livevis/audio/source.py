@@ -54,6 +54,10 @@ class ArrivalTable:
         self._time[slot] = when
         self._count += 1
 
+    def reset(self) -> None:
+        """Forget every entry, keeping the arrays (the writer must be stopped)."""
+        self._count = 0
+
     def time_of(self, index: int) -> float:
         count = self._count
         if count == 0:

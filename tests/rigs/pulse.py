@@ -4,29 +4,40 @@
 
     def test_x(pulse_rig):
         pulse_rig.play(wav_path)          # paplay into the sink (non-blocking; returns the Popen)
+        pulse_rig.play_loop(flac_paths)   # or: play files round and round until stop_playing()/unplug()
         ... capture from sounddevice device "pulse" (or `livevis listen --device pulse`) ...
         pulse_rig.unplug()                # unload the sink: the capture device disappears
         pulse_rig.replug()                # load it again
 
-The rig starts `pulseaudio -D --exit-idle-time=-1` when no server answers (as root it warns and
-works), loads `module-null-sink sink_name=livevis_test`, makes its monitor the default source and
-also exports PULSE_SOURCE=livevis_test.monitor, so PortAudio's "pulse" device (in this process and in
+The rig starts a private `pulseaudio` for the test process (its own socket in a temporary folder,
+exported as PULSE_SERVER; as root it warns and works; `pactl exit` at process exit), loads
+`module-null-sink sink_name=livevis_test_<pid>`, makes its monitor the default source and also exports
+PULSE_SOURCE=livevis_test_<pid>.monitor, so PortAudio's "pulse" device (in this process and in
 subprocesses) records the sink and, while the sink is unplugged, fails to open instead of silently
 falling back to another source. Skips only when the pulseaudio binaries are missing.
+
+Why private: on a shared server PulseAudio moves a recording stream to another source when its own
+vanishes (and hands a stream that asks for a missing source the default one), so with other sinks
+around an unplug often did not make the mic lose its device. With only our sink on the server the
+stream dies and reopens fail until the replug. `unplug()` checks that the source is gone.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SINK = "livevis_test"
+SINK = f"livevis_test_{os.getpid()}"  # per process: see the module docstring
 SOURCE = f"{SINK}.monitor"
 _TOOLS = ("pulseaudio", "pactl", "paplay")
 
@@ -69,6 +80,8 @@ class PulseRig:
 
     def __init__(self):
         self._players: list[subprocess.Popen] = []
+        self._loop_stop: threading.Event | None = None
+        self._loop_thread: threading.Thread | None = None
 
     def _module_ids(self) -> list[str]:
         ids = []
@@ -89,11 +102,39 @@ class PulseRig:
                    f"sink_properties=device.description={SINK}")
         _pactl("set-default-source", SOURCE)
 
-    def unplug(self) -> None:
-        """Unload the null sink: recording streams on its monitor die, as with a pulled USB cable."""
+    def unplug(self, timeout: float = 5.0) -> None:
+        """Unload the null sink: recording streams on its monitor die, as with a pulled USB cable.
+
+        Raises RuntimeError unless the source is gone from the server within `timeout` seconds.
+        """
         self.stop_playing()
         for module in self._module_ids():
             _pactl("unload-module", module, check=False)
+        deadline = time.monotonic() + timeout
+        while self.source_present():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{SOURCE} still present {timeout} s after unloading its sink")
+            time.sleep(0.05)
+
+    def source_present(self) -> bool:
+        return any(line.split("\t")[1:2] == [SOURCE] for line in _pactl("list", "short", "sources").splitlines())
+
+    def play_loop(self, paths: list[str | Path]) -> None:
+        """Play `paths` into the sink one after another, round and round, until stop_playing()/unplug()."""
+        self.stop_playing()
+        stop = threading.Event()
+
+        def run():
+            for path in itertools.cycle(paths):
+                if stop.is_set():
+                    return
+                proc = self.play(path)
+                while proc.poll() is None and not stop.is_set():
+                    time.sleep(0.1)
+
+        self._loop_stop = stop
+        self._loop_thread = threading.Thread(target=run, name="pulse-rig-music", daemon=True)
+        self._loop_thread.start()
 
     def play(self, path: str | Path) -> subprocess.Popen:
         """Start `paplay` of a wav into the sink; returns the process (stop with stop_playing)."""
@@ -103,6 +144,10 @@ class PulseRig:
         return proc
 
     def stop_playing(self) -> None:
+        if self._loop_stop is not None:
+            self._loop_stop.set()
+            self._loop_thread.join(timeout=5)
+            self._loop_stop = self._loop_thread = None
         for proc in self._players:
             if proc.poll() is None:
                 proc.terminate()
@@ -114,16 +159,34 @@ class PulseRig:
 
 
 def _start_server() -> None:
-    if _server_up():
-        return
+    """A private server for this test process: its own socket, only the null sink we load.
+
+    On a shared server PulseAudio (>= 15) moves a recording stream to the default source when its own
+    source vanishes, and a stream asking for a missing source gets the default one: with any other
+    sink around (another test run's, module-always-sink's auto_null) an "unplug" then never stopped
+    the mic. With no other source, an unload kills the stream and a reopen fails, as with a real cable.
+    """
+    runtime = Path(tempfile.mkdtemp(prefix="livevis-pulse-"))
+    socket_path = runtime / "native"
+    script = runtime / "rig.pa"
+    script.write_text(f"load-module module-native-protocol-unix auth-anonymous=1 socket={socket_path}\n")
+    os.environ["PULSE_RUNTIME_PATH"] = str(runtime)
+    os.environ["PULSE_SERVER"] = f"unix:{socket_path}"  # this process, pactl/paplay and `livevis` subprocesses
     # As root pulseaudio prints "not intended to be run as root" and works; CI runs as root.
-    subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1"], capture_output=True, timeout=30)
+    subprocess.run(["pulseaudio", "--daemonize=yes", "-n", "-F", str(script), "--exit-idle-time=-1",
+                    "--use-pid-file=no", "--disallow-module-loading=no"], capture_output=True, timeout=30)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if _server_up():
+            atexit.register(_stop_server, runtime)
             return
         time.sleep(0.2)
     pytest.fail("pulseaudio -D started but no server answers `pactl info` within 10 s")
+
+
+def _stop_server(runtime: Path) -> None:
+    subprocess.run(["pactl", "exit"], capture_output=True, timeout=15)
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 _SESSION: PulseRig | None = None
@@ -148,7 +211,16 @@ def pulse_session() -> PulseRig:
         sounddevice._initialize()
         os.environ["PULSE_SOURCE"] = SOURCE  # inherited by subprocesses (`livevis listen` in tests)
         _SESSION = PulseRig()
+        atexit.register(_unload_session)
     return _SESSION
+
+
+def _unload_session() -> None:
+    """This process's sink goes with it (names are per process, so nobody else would unload it)."""
+    if _SESSION is not None:
+        _SESSION.stop_playing()
+        for module in _SESSION._module_ids():
+            _pactl("unload-module", module, check=False)
 
 
 @pytest.fixture()
