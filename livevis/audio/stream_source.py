@@ -175,15 +175,7 @@ class StreamSource(AudioSource):
                 outdata[:, 1:] = outdata[:, :1]
             self._push_taken(buf)
 
-        try:
-            self._out_stream = sd.OutputStream(samplerate=self.sample_rate, channels=1, dtype="float32",
-                                               blocksize=block, callback=callback)
-            self._out_stream.start()
-        except Exception as exc:  # noqa: BLE001 - PortAudio reports bad devices with assorted types
-            self._out_stream = None
-            self._state = DEVICE_LOST
-            raise LivevisError(f"cannot play {self.name} to the default output device: {exc}") from None
-        self._state = RUNNING
+        self._start_output(sd, self.sample_rate, 1, block, callback)
 
     def _open_program_playback(self) -> None:
         """Play the program audio at its own rate and channels; the model signal follows it."""
@@ -209,6 +201,9 @@ class StreamSource(AudioSource):
                 program_index(self._program_position, rate, self.sample_rate)
             self._push_taken(self._take(max(0, end - self._position)), follow=False)
 
+        self._start_output(sd, rate, channels, block, callback)
+
+    def _start_output(self, sd, rate: int, channels: int, block: int, callback) -> None:
         try:
             self._out_stream = sd.OutputStream(samplerate=rate, channels=channels, dtype="float32",
                                                blocksize=block, callback=callback)

@@ -15,7 +15,7 @@ import argparse
 import re
 import sys
 
-from livevis.commands.run import add_model_arguments, load_model, pick_mode, scene_extras, show_params, validate_common
+from livevis.commands.run import add_model_arguments, load_model, prepare_scene, validate_common
 from livevis.errors import LivevisError
 
 _TIMED = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*:(.*)$", re.S)
@@ -112,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
 
     from livevis.commands.render import DEFAULT_OUT_SIZE
     from livevis.models.text_sound import generate_sound
-    from livevis.pipeline.modules import build_live_modules
     from livevis.pipeline.offline import render_offline
     from livevis.render.output_options import output_options
     from livevis.render.upscale import plan_upscaler, with_upscaler
@@ -133,13 +132,8 @@ def run(args: argparse.Namespace) -> int:
         audio, _mel = generate_sound(bundle, segments, args.seconds, seed=args.seed, temperature=args.temperature,
                                      top_k=args.top_k or None, guidance=args.guidance,
                                      on_token=lambda k, total: progress.update(sound, completed=k, total=total))
-        modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
-                                     progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr),
-                                     class_index=args.class_index)
         args.prompt = segments[0].text  # the scene follows the text
-        mode = pick_mode(args, bundle, modules)
-        params = show_params(args, mode)
-        bank, text_embed = scene_extras(args, bundle, modules, mode)
+        modules, mode, params, bank, text_embed = prepare_scene(args, bundle, device)
         # The output stage exactly as `render` plans it (offline: the learned upscaler when there is one).
         plan = plan_upscaler(output.upscaler, bundle.upscaler, resolution=modules.resolution, out_size=output.out_size,
                              fps=None, device=device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from livevis.commands.run import add_model_arguments, load_model, pick_mode, scene_extras, show_params, validate_common
+from livevis.commands.run import add_model_arguments, load_model, prepare_scene, validate_common
 from livevis.errors import LivevisError
 
 DEFAULT_OUT_SIZE = (1920, 1080)
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
     from livevis.audio import load_audio
     from livevis.audio.program_audio import load_program_audio
-    from livevis.pipeline.modules import build_live_modules
     from livevis.pipeline.offline import render_offline
     from livevis.render.output_options import output_options
     from livevis.render.upscale import plan_upscaler, with_upscaler
@@ -53,12 +52,7 @@ def run(args: argparse.Namespace) -> int:
     program = load_program_audio(args.audio)  # muxed as is: the file's own rate and channels
     # Deterministic kernels: same inputs -> same frames.
     torch.use_deterministic_algorithms(True, warn_only=True)
-    modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
-                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr),
-                                 class_index=args.class_index)
-    mode = pick_mode(args, bundle, modules)
-    params = show_params(args, mode)
-    bank, text_embed = scene_extras(args, bundle, modules, mode)
+    modules, mode, params, bank, text_embed = prepare_scene(args, bundle, device)
     # Offline has no frame rate to hold: auto takes the learned upscaler whenever the model has one.
     plan = plan_upscaler(output.upscaler, bundle.upscaler, resolution=modules.resolution, out_size=output.out_size,
                          fps=None, device=device)

@@ -184,6 +184,20 @@ def scene_extras(args: argparse.Namespace, bundle, modules, mode: str):
     return bank, text_embed
 
 
+def prepare_scene(args: argparse.Namespace, bundle, device):
+    """What run, render and generate set up the same way: the live modules on their backend, the
+    mode, the parameter registry, and the bank and text embedder prompts and retrieve need."""
+    from livevis.pipeline.modules import build_live_modules
+
+    modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
+                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr),
+                                 class_index=args.class_index)
+    mode = pick_mode(args, bundle, modules)
+    params = show_params(args, mode)
+    bank, text_embed = scene_extras(args, bundle, modules, mode)
+    return modules, mode, params, bank, text_embed
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -191,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     from livevis.control.hub import ControlHub
     from livevis.control.options import start_controls
     from livevis.control.presets import PresetStore
-    from livevis.pipeline.modules import build_live_modules, use_interop
+    from livevis.pipeline.modules import use_interop
     from livevis.pipeline.show import LiveShow, ShowOptions, worker_failure
     from livevis.render.upscale import plan_upscaler, with_upscaler
     from livevis.util.malloc import tune_glibc_malloc
@@ -209,12 +223,7 @@ def run(args: argparse.Namespace) -> int:
     bundle, device = load_model(args)
     source = open_source(args.input, sample_rate=bundle.audio.sample_rate, device=args.device, realtime=True,
                          loop=args.loop, playback=args.playback)
-    modules = build_live_modules(bundle, backend=args.backend, device=device, precision=args.precision,
-                                 progress=lambda msg: print(f"livevis: {msg}", file=sys.stderr),
-                                 class_index=args.class_index)
-    mode = pick_mode(args, bundle, modules)
-    params = show_params(args, mode)
-    bank, text_embed = scene_extras(args, bundle, modules, mode)
+    modules, mode, params, bank, text_embed = prepare_scene(args, bundle, device)
     plan = plan_upscaler(output.upscaler, bundle.upscaler, resolution=modules.resolution, out_size=output.out_size,
                          fps=args.fps, device=device)
     print(f"livevis: output {output.out_size[0]}x{output.out_size[1]} ({output.fit}), {plan.describe()}", file=sys.stderr)

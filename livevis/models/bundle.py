@@ -520,20 +520,10 @@ def _check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[i
 
 
 def _check_tensors(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], file: Path) -> None:
-    missing = sorted(set(expected) - set(found))
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise LivevisError(f"{file}: missing tensor {missing[0]!r}{more}")
-    unexpected = sorted(set(found) - set(expected))
-    if unexpected:
-        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise LivevisError(f"{file}: unexpected tensor {unexpected[0]!r}{more}")
+    _check_shapes({k: tuple(v.shape) for k, v in expected.items()}, {k: tuple(v.shape) for k, v in found.items()}, file)
     for key, ref in expected.items():
-        got = found[key]
-        if tuple(got.shape) != tuple(ref.shape):
-            raise LivevisError(f"{file}: tensor {key!r} has shape {list(got.shape)}, expected {list(ref.shape)}")
-        if got.is_floating_point() != ref.is_floating_point():
-            raise LivevisError(f"{file}: tensor {key!r} has dtype {got.dtype}, expected {ref.dtype}")
+        if found[key].is_floating_point() != ref.is_floating_point():
+            raise LivevisError(f"{file}: tensor {key!r} has dtype {found[key].dtype}, expected {ref.dtype}")
 
 
 def _load_weights(module: nn.Module, file: Path) -> None:
