@@ -23,7 +23,7 @@ import time
 from livevis.commands.run import BACKENDS, add_interop_argument, add_model_arguments, load_model
 from livevis.errors import LivevisError
 
-STAGES = ("react", "mel", "encoder", "recurrent", "synthesis", "upscale", "convert", "upload", "draw")
+STAGES = ("analysis", "react", "mel", "encoder", "recurrent", "synthesis", "upscale", "convert", "upload", "draw")
 RESPONSE_FPS = 60.0
 MIN_KEYFRAMES = 10
 
