@@ -69,7 +69,7 @@ def test_render_unreadable_audio(tmp_path):
 
 
 def test_picture_pulses_in_sync_with_the_audio(tiny_bundle, tmp_path):
-    """Clicks every 0.5 s: the frames that change most sit at the click times (within one frame)."""
+    """Clicks every 0.5 s: the picture moves at the first frame that hears each click."""
     fps = 20
     wav = write_audio(tmp_path / "clicks.wav", make_signal("clicks", 3.0, SR, bpm=120), SR)
     out = tmp_path / "clicks.mp4"
@@ -79,6 +79,10 @@ def test_picture_pulses_in_sync_with_the_audio(tiny_bundle, tmp_path):
     change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))  # change[k]: frame k -> k+1
     clicks = np.arange(0.5, 3.0, 0.5)  # the click at t=0 has no earlier frame to differ from
     for t in clicks:
-        k = int(round(t * fps))  # first frame that has heard the click (causal)
+        k = int(round(t * fps))  # frame k shows t exactly: frame k+1 is the first to hear the click
         window = change[k - 3:k + 3]
-        assert k - 3 + int(np.argmax(window)) in (k - 1, k), (t, window)
+        # The reaction moves the picture into the first frame that heard the click (change[k]); the
+        # sound model's next 10 Hz keyframe may move it as much once more, a frame later.
+        assert change[k] >= 0.5 * window.max(), (t, window)
+        assert k - 3 + int(np.argmax(window)) in (k - 1, k, k + 1), (t, window)
+        assert change[k] >= 3.0 * np.median(change[k - 4:k - 1]), (t, window)
