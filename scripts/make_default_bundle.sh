@@ -4,7 +4,7 @@
 #
 #   prepare --synthetic -> train generator -> train clip -> train audio --clip -> train video
 #   --generator --clip --init -> train sound-tokens -> train text-sound (attached to the bundle)
-#   -> eval -> fp16 copy into the package
+#   -> prepare a high-resolution synthetic set -> train upscaler (attached) -> eval -> fp16 copy
 #
 # Every stage resumes: re-running continues an interrupted stage from its last checkpoint and skips
 # finished ones, so the recipe can be spread over several sessions (GPU or background CPU).
@@ -27,8 +27,11 @@
 #   LIVEVIS=livevis             the livevis command (e.g. ".venv/bin/livevis")
 #   DESCRIPTION=                the bundle's description (default: built from its size, hardware,
 #                               training time and eval figures)
+#   UP_CLIPS=90 UP_SIZE=4*SIZE  the upscaler's high-resolution synthetic set (real frames at the
+#                               output size the x4 upscaler learns to reach)
+#   UP_STEPS UP_BATCH UP_SET    the upscaler stage's steps, batch, `--set` items
 #   UNTIL=                      stop after this stage (prepare, generator, clip, audio, video,
-#                               sound-tokens or text-sound)
+#                               sound-tokens, text-sound or upscaler)
 #
 # Smoke run (a minute on CPU):
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
@@ -67,8 +70,8 @@ LIVEVIS=${LIVEVIS:-livevis}
 read -r -a LV <<< "$LIVEVIS"
 
 case "${UNTIL:-}" in
-    ""|prepare|generator|clip|audio|video|sound-tokens|text-sound) ;;
-    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio, video, sound-tokens or text-sound (got '${UNTIL}')" >&2; exit 2 ;;
+    ""|prepare|generator|clip|audio|video|sound-tokens|text-sound|upscaler) ;;
+    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio, video, sound-tokens, text-sound or upscaler (got '${UNTIL}')" >&2; exit 2 ;;
 esac
 
 DATA="$WORK/data"
@@ -139,6 +142,16 @@ until_done sound-tokens
 stage text-sound "$WORK/text-sound" "$WORK/text-sound/text_sound.json" "${TEXT_SOUND_STEPS:-}" "${TEXT_SOUND_BATCH:-}" \
     "${TEXT_SOUND_SET:-}" --tokens "$WORK/sound-tokens" --bundle "$VIDEO_RUN/bundle"
 until_done text-sound
+# The output stage's learned upscaler, on frames the procedural renderer draws at 4x the generator's size.
+UP_DATA="$WORK/data-up"
+"${LV[@]}" prepare --synthetic "${UP_CLIPS:-90}" --out "$UP_DATA" --seed "$((SEED + 1))" --size "${UP_SIZE:-$((4 * SIZE))}" \
+    --fps "$FPS" --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
+DATA_MAIN="$DATA"
+DATA="$UP_DATA"
+stage upscaler "$WORK/upscaler" "$WORK/upscaler/upscaler.json" "${UP_STEPS:-}" "${UP_BATCH:-}" "${UP_SET:-}" \
+    --bundle "$VIDEO_RUN/bundle"
+DATA="$DATA_MAIN"
+until_done upscaler
 
 say "eval"
 EVAL_FLAGS=(--model "$VIDEO_RUN/bundle" --data "$DATA" --seed "$SEED")
@@ -162,7 +175,8 @@ KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
     VIDEO_STEPS "${VIDEO_STEPS:-}" VIDEO_BATCH "${VIDEO_BATCH:-}" VIDEO_SET "${VIDEO_SET:-}" \
     TOKENS_STEPS "${TOKENS_STEPS:-}" TOKENS_BATCH "${TOKENS_BATCH:-}" TOKENS_SET "${TOKENS_SET:-}" \
-    TEXT_SOUND_STEPS "${TEXT_SOUND_STEPS:-}" TEXT_SOUND_BATCH "${TEXT_SOUND_BATCH:-}" TEXT_SOUND_SET "${TEXT_SOUND_SET:-}")
+    TEXT_SOUND_STEPS "${TEXT_SOUND_STEPS:-}" TEXT_SOUND_BATCH "${TEXT_SOUND_BATCH:-}" TEXT_SOUND_SET "${TEXT_SOUND_SET:-}" \
+    UP_CLIPS "${UP_CLIPS:-}" UP_SIZE "${UP_SIZE:-}" UP_STEPS "${UP_STEPS:-}" UP_BATCH "${UP_BATCH:-}" UP_SET "${UP_SET:-}")
 "$PYTHON" - "$VIDEO_RUN/bundle" "$OUT" "$WORK/eval.json" "$WORK/times.txt" "$KNOBS" "${DESCRIPTION:-}" <<'EOF'
 """Copy the trained bundle into the package: fp16 weights, no discriminators (not needed to play),
 the eval figures, stage times, knobs and training hardware in its provenance."""

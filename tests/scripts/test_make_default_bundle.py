@@ -23,7 +23,7 @@ SMOKE = {  # overrides of the cpu profile: seconds instead of an hour
     "GEN_STEPS": "2", "GEN_SET": "G.img_resolution=32 G.channel_base=256 G.channel_max=32 sample_every=0",
     "CLIP_STEPS": "2", "CLIP_SET": "model.image_size=32", "AUDIO_STEPS": "2",
     "VIDEO_STEPS": "2", "VIDEO_SET": "clip_steps=4 sample_every=0",
-    "TOKENS_STEPS": "2", "TEXT_SOUND_STEPS": "2",
+    "TOKENS_STEPS": "2", "TEXT_SOUND_STEPS": "2", "UP_CLIPS": "9", "UP_SIZE": "64", "UP_STEPS": "2",
 }
 
 
@@ -43,12 +43,12 @@ def test_cpu_profile_smoke_run_makes_a_playable_fp16_bundle(tmp_path):
     assert prov["recipe"] == "scripts/make_default_bundle.sh" and prov["stand_in"] is False
     assert prov["knobs"]["PRESET"] == "tiny" and prov["knobs"]["FPS"] == "10"      # from the profile
     assert prov["knobs"]["CLIPS"] == "18" and prov["knobs"]["GEN_STEPS"] == "2"    # the environment wins
-    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-tokens", "text-sound"}
+    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-tokens", "text-sound", "upscaler"}
     result = json.loads((tmp_path / "work" / "eval.json").read_text())
     assert prov["eval"] == result and result["clips"] == 3
     assert bundle.image_discriminator is None and bundle.clip is not None and bundle.generator.img_resolution == 32
     # one recipe builds every part the default ships: the text-to-sound pair too
-    assert bundle.sound_tokenizer is not None and bundle.text_sound is not None
+    assert bundle.sound_tokenizer is not None and bundle.text_sound is not None and bundle.upscaler is not None
     assert (tmp_path / "work" / "eval-generate.json").is_file()
 
 
