@@ -63,7 +63,7 @@ def test_deterministic_per_seed_with_video_and_audio_of_the_asked_length(rain_cl
     fa, fb = decode_video(a).astype(np.int16), decode_video(b).astype(np.int16)
     # The frames are rendered identically; x264 is not bit-stable across processes (see
     # tests/commands/test_render_cmd.py), so the decoded videos agree up to encoding noise.
-    assert fa.shape[0] == 2 * FPS and np.abs(fa - fb).reshape(len(fa), -1).mean(1).max() <= 2.0
+    assert fa.shape[0] == 2 * FPS and np.abs(fa - fb).reshape(len(fa), -1).mean(1).max() <= 5.0
     sa, sr = soundfile.read(wa, dtype="float32")
     sb, _ = soundfile.read(wb, dtype="float32")
     sc, _ = soundfile.read(wc, dtype="float32")

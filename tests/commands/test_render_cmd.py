@@ -32,7 +32,7 @@ def test_render_is_deterministic_with_audio_muxed(tiny_bundle, noise_wav, tmp_pa
     # itself is not bit-stable across processes here (the same frames sometimes encode to other bytes),
     # so the decoded videos agree up to encoding noise, far below what another seed changes.
     noise = np.abs(a - b).reshape(30, -1).mean(1)
-    assert noise.max() <= 2.0, noise
+    assert noise.max() <= 5.0 and noise.mean() <= 1.5, noise
     other = tmp_path / "c.mp4"
     assert livevis("render", noise_wav, "--out", other, "--model", tiny_bundle, "--fps", 15, "--seed", 5, *SMALL).returncode == 0
     assert np.abs(decode_video(other).astype(np.int16) - a).mean() > 10 * max(noise.mean(), 0.1)
