@@ -215,10 +215,8 @@ def save_encoder(folder: Path, encoder, enc_cfg, fe: AudioFrontend, clip, record
 def evaluate(encoder, targets: FrozenEmbeddings, data: str, fe: AudioFrontend, device) -> dict[str, float]:
     """Zero-shot audio classification accuracy (audio embedding vs class prompts) and audio -> image
     R@1 (among the held-out frames) on the val split, from each clip's last window and last frame."""
-    try:
-        val = ClipDataset(data, "val")
-    except LivevisError:
-        print("livevis train audio: no held-out clips (split 'val'): skipping evaluation", file=sys.stderr)
+    val = common.held_out(data, "audio")
+    if val is None:
         return {}
     was_training = encoder.training
     encoder.eval()

@@ -242,3 +242,17 @@ def class_prompts(classes: list[str]) -> list[dict[str, str]]:
 
 def prompt_for(name: str) -> str:
     return f"a video of {name.replace('_', ' ')}"
+
+
+def held_out(data: str, stage: str):
+    """The dataset's val split, or None (said on stderr) when it has none: evaluations skip then."""
+    import sys
+
+    from livevis.errors import LivevisError
+    from livevis.training.data import ClipDataset
+
+    try:
+        return ClipDataset(data, "val")
+    except LivevisError:
+        print(f"livevis train {stage}: no held-out clips (split 'val'): skipping evaluation", file=sys.stderr)
+        return None

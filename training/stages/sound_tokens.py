@@ -208,10 +208,8 @@ def load_tokenizer(folder: str | Path, device: str | torch.device = "cpu"):
 @torch.no_grad()
 def evaluate(tokenizer, data: str, fe: AudioFrontend, device) -> dict[str, float]:
     """Held-out (val split) whole-clip reconstruction L1 in dB, codebook perplexity and codes used."""
-    try:
-        val = ClipDataset(data, "val")
-    except LivevisError:
-        print("livevis train sound-tokens: no held-out clips (split 'val'): skipping evaluation", file=sys.stderr)
+    val = common.held_out(data, "sound-tokens")
+    if val is None:
         return {}
     was = tokenizer.training
     tokenizer.eval()

@@ -278,10 +278,8 @@ def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any]
     """Held-out PSNR against the true frames: the learned upscaler and classic filters from the same
     low-resolution input, clean (area downscale, as a generator trained at that size renders) and
     degraded (fixed seeds)."""
-    try:
-        val = ClipDataset(data, "val")
-    except LivevisError:
-        print("livevis train upscaler: no held-out clips (split 'val'): skipping evaluation", file=sys.stderr)
+    val = common.held_out(data, "upscaler")
+    if val is None:
         return {}
     s = model.scale
     sums: dict[str, list[float]] = {}
