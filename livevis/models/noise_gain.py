@@ -56,3 +56,9 @@ class NoiseGainCall:
 
     def __call__(self, ws: torch.Tensor) -> torch.Tensor:
         return self.engine(ws, self.gains)
+
+    def __getattr__(self, name: str):
+        # The engine's own facts (backend, from_cache, parity, ...) read through the wrapper.
+        if name in ("engine", "gains"):
+            raise AttributeError(name)
+        return getattr(self.engine, name)
