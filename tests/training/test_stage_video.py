@@ -23,19 +23,27 @@ def test_overfits_a_fixed_batch(tiny_data, tiny_generator, tmp_path):
                       "--generator", tiny_generator, "--set", "fixed_batch=true", "--set", "sample_every=0",
                       "--set", "loss.w_adv_image=0", "--set", "loss.w_adv_video=0",
                       "--set", "loss.w_latent=0", "--set", "recurrent.linear_path=false",   # both tested below
-                      # the rest of the chain stays on; a -20 dB draw would leave E_a too little signal
-                      # to line the picture up with in 20 steps
-                      "--set", "audio_augment.gain_db=0")
+                      # clean audio: whether 20 steps line the picture up with the onsets must not
+                      # hang on which room, microphone and background the chain drew (tested below)
+                      "--set", "audio_augment.p=0")
     assert code == 0, err
     rows = metric_rows(out)
     first, last = rows[0], rows[-1]
     assert last["loss_g"] < first["loss_g"] - 0.5, (first, last)
     assert last["clip_av"] < 0.5 * first["clip_av"]
-    assert last["sync"] < 0.8 * first["sync"]          # picture changes line up with the audio's onsets
+    assert last["sync"] < 0.9 * first["sync"]          # picture changes line up with the audio's onsets (the physically informed sounds: a slower start than the old ones)
     assert last["clip_vv"] < first["clip_vv"]          # looks more like the clip's own frames
     assert last["frame"] < first["frame"]
     assert all(np.isfinite(r["loss_d_video"]) for r in rows)
-    # Issue 13: the sound inversion encoder heard augmented audio (clips the chain changed).
+
+
+def test_the_encoder_hears_augmented_audio(tiny_data, tiny_generator, tmp_path):
+    """Issue 13: with the presets' chain on, the sound inversion encoder hears augmented clips."""
+    out = tmp_path / "run"
+    code, err = train("video", "--data", tiny_data, "--out", out, "--preset", "tiny", "--steps", 3,
+                      "--generator", tiny_generator, "--set", "sample_every=0")
+    assert code == 0, err
+    rows = metric_rows(out)
     assert all(r["audio_augmented"] > 0 for r in rows), [r["audio_augmented"] for r in rows]
 
 
