@@ -21,7 +21,7 @@ import moderngl
 import numpy as np
 
 from livevis.errors import LivevisError
-from livevis.render.shaders import ShaderLibrary, set_uniform
+from livevis.render.shaders import QuadPrograms, ShaderLibrary, set_uniform
 
 FITS = ("contain", "cover", "stretch")
 RESAMPLERS = ("lanczos", "bilinear")
@@ -131,7 +131,7 @@ class OutputStage:
             cx, cy, cw, ch = self.geometry.crop
             self._weights = [self._weight_texture(cx, cw, self.geometry.dest[2]),   # horizontal pass
                              self._weight_texture(cy, ch, self.geometry.dest[3])]   # vertical pass
-        self._vaos: dict[str, tuple[moderngl.Program, moderngl.VertexArray]] = {}
+        self._vaos = QuadPrograms(self.ctx, self.shaders)
 
     def _weight_texture(self, start: float, length: float, dst_len: int) -> tuple[moderngl.Texture, int]:
         """(RGBA32F texture [dst_len rows, 1 + ceil(taps/4) columns], taps): see shaders/lanczos.glsl."""
@@ -146,15 +146,7 @@ class OutputStage:
         return texture, taps
 
     def _program(self, name: str, taps: int | None = None) -> tuple[moderngl.Program, moderngl.VertexArray]:
-        program = self.shaders.get(name, {"TAPS": taps} if taps else None)
-        key = f"{name}:{taps}"
-        cached = self._vaos.get(key)
-        if cached is None or cached[0] is not program:  # first use, or hot reload swapped it
-            if cached is not None:
-                cached[1].release()
-            cached = (program, self.ctx.vertex_array(program, []))
-            self._vaos[key] = cached
-        return cached
+        return self._vaos.get(name, {"TAPS": taps} if taps else None)
 
     def apply(self, source: moderngl.Texture) -> moderngl.Texture:
         """Resample `source` (GL convention, `self.source` size) into the program texture; returns it."""
@@ -200,8 +192,7 @@ class OutputStage:
         return self.texture
 
     def release(self) -> None:
-        for _, vao in self._vaos.values():
-            vao.release()
+        self._vaos.release()
         for obj in (self._mid_fbo, self._mid, self.fbo, self.texture, *(w for w, _ in self._weights)):
             if obj is not None:
                 obj.release()

@@ -19,7 +19,7 @@ import numpy as np
 from livevis.render.frame import Frame
 from livevis.render.output_stage import OutputStage
 from livevis.render.overlay import TextOverlay
-from livevis.render.shaders import ShaderLibrary, set_uniform
+from livevis.render.shaders import QuadPrograms, ShaderLibrary, set_uniform
 from livevis.render.upload import PboUploader
 
 _QUAD = dict(mode=moderngl.TRIANGLE_STRIP, vertices=4)
@@ -74,7 +74,7 @@ class Renderer:
         self._record_fbo = ctx.framebuffer(color_attachments=[self._record_texture])
         self._read_buffer = np.empty((self.out_height, self.out_width, 3), dtype=np.uint8)  # [H, W, 3], bottom row first
         self.overlay = TextOverlay(ctx, self.shaders)
-        self._vaos: dict[str, tuple[moderngl.Program, moderngl.VertexArray]] = {}
+        self._vaos = QuadPrograms(self.ctx, self.shaders)
         self._overlay_lines: list[str] | None = None
         self.frames_uploaded = 0
 
@@ -85,14 +85,7 @@ class Renderer:
         return texture
 
     def _program(self, name: str) -> tuple[moderngl.Program, moderngl.VertexArray]:
-        program = self.shaders.get(name)
-        cached = self._vaos.get(name)
-        if cached is None or cached[0] is not program:  # first use, or hot reload swapped it
-            if cached is not None:
-                cached[1].release()
-            cached = (program, self.ctx.vertex_array(program, []))
-            self._vaos[name] = cached
-        return cached
+        return self._vaos.get(name)
 
     def upload(self, frame: Frame) -> None:
         """Put the frame's pixels into the frame texture (PBO for numpy, CUDA-GL for CUDA tensors)."""
@@ -200,8 +193,7 @@ class Renderer:
     def release(self) -> None:
         if self._cuda is not None:
             self._cuda.release()
-        for _, vao in self._vaos.values():
-            vao.release()
+        self._vaos.release()
         self.overlay.release()
         self.output.release()
         self._uploader.release()

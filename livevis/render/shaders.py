@@ -231,6 +231,31 @@ class ShaderLibrary:
         self._programs.clear()
 
 
+class QuadPrograms:
+    """Programs from a ShaderLibrary, each with the attribute-less vertex array that draws its
+    full-screen quad; a hot reload that swapped a program gets a new vertex array."""
+
+    def __init__(self, ctx: moderngl.Context, shaders: "ShaderLibrary"):
+        self.ctx, self.shaders = ctx, shaders
+        self._vaos: dict[tuple, tuple[moderngl.Program, moderngl.VertexArray]] = {}
+
+    def get(self, name: str, defines: dict | None = None) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        program = self.shaders.get(name, defines)
+        key = (name, tuple(sorted((defines or {}).items())))
+        cached = self._vaos.get(key)
+        if cached is None or cached[0] is not program:  # first use, or hot reload swapped it
+            if cached is not None:
+                cached[1].release()
+            cached = (program, self.ctx.vertex_array(program, []))
+            self._vaos[key] = cached
+        return cached
+
+    def release(self) -> None:
+        for _, vao in self._vaos.values():
+            vao.release()
+        self._vaos.clear()
+
+
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
