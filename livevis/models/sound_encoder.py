@@ -36,6 +36,15 @@ class SoundEncoderConfig(StrictConfig):
     offset_init_scale: float = 0.01     # initial std of the offset head, relative to He init
     mel_mean: float = -40.0             # fixed dB normalisation: (mel - mel_mean) / mel_std
     mel_std: float = 30.0               # (power_to_db values lie in about [-100, +40])
+    # "fixed": (mel - mel_mean) / mel_std. "window": the window's own mean dB replaces mel_mean, so the
+    # input's level (a mic's gain, a recording's loudness) no longer moves the features; the shape of
+    # the spectrum and its changes over time stay.
+    input_norm: str = "fixed"
+    # Width of a band-statistics branch (0: none): per-band mean, spread over time and mean frame-to-
+    # frame change of the normalised window through a small MLP, concatenated with the CNN's pooled
+    # features. Texture statistics carry from procedural sounds to real recordings better than the
+    # CNN's detailed patterns do.
+    stats_width: int = 0
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -49,6 +58,11 @@ class SoundEncoderConfig(StrictConfig):
         if bad or min(self.widths) < 1 or min(self.blocks) < 1 or self.mel_std <= 0:
             what = ", ".join(bad) or "widths/blocks/mel_std"
             raise LivevisError(f"SoundEncoderConfig: sizes must be positive ({what})")
+        if self.input_norm not in ("fixed", "window"):
+            raise LivevisError(f"SoundEncoderConfig: input_norm must be 'fixed' or 'window', got {self.input_norm!r}")
+        if int(self.stats_width) < 0 or (self.stats_width and self.num_frames < 2):
+            raise LivevisError(f"SoundEncoderConfig: stats_width must be >= 0 (and needs num_frames >= 2), "
+                               f"got {self.stats_width}")
 
 
 def unit_norm(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -77,6 +91,16 @@ class BasicBlock(nn.Module):
         return F.relu(y + self.skip(x))
 
 
+def band_statistics(x: torch.Tensor) -> torch.Tensor:
+    """Normalised log-mel [B, 1, n_mels, frames] -> per band: mean, spread and mean absolute change
+    over time, [B, 3 * n_mels]. Pooled with fixed AveragePools (exports to opset 17)."""
+    frames = x.shape[3]
+    mean = F.avg_pool2d(x, kernel_size=(1, frames))                                     # [B, 1, n_mels, 1]
+    spread = torch.sqrt((F.avg_pool2d(x * x, kernel_size=(1, frames)) - mean * mean).clamp_min(1e-6))
+    change = F.avg_pool2d((x[..., 1:] - x[..., :-1]).abs(), kernel_size=(1, frames - 1))
+    return torch.cat([mean, spread, change], dim=2).flatten(1)                          # [B, 3 * n_mels]
+
+
 class SoundEncoder(nn.Module):
     """log-mel [B, n_mels, num_frames] (dB) -> (embedding [B, embed_dim] unit norm, w_offset [B, num_ws, w_dim])."""
 
@@ -98,6 +122,11 @@ class SoundEncoder(nn.Module):
             stages.append(nn.Sequential(*blocks))
             in_ch = width
         self.stages = nn.Sequential(*stages)
+        self.stats: nn.Module | None = None
+        if c.stats_width:
+            self.stats = nn.Sequential(nn.Linear(3 * c.n_mels, c.stats_width), nn.ReLU(),
+                                       nn.Linear(c.stats_width, c.stats_width), nn.ReLU())
+            in_ch += c.stats_width
         self.feature_dim = in_ch
         self.embed_head = nn.Linear(in_ch, c.embed_dim)
         self.offset_head = nn.Linear(in_ch, c.num_ws * c.w_dim)
@@ -110,12 +139,19 @@ class SoundEncoder(nn.Module):
         if mel.ndim != 3 or mel.shape[1] != c.n_mels or mel.shape[2] != c.num_frames:
             raise LivevisError(f"sound encoder expects log-mel [B, {c.n_mels}, {c.num_frames}], "
                                f"got {list(mel.shape)}")
-        x = (mel.unsqueeze(1) - c.mel_mean) / c.mel_std  # [B, 1, n_mels, frames], about unit scale
-        x = self.stages(self.stem(x))                    # [B, C, h, w]
-        # Global pooling as a fixed-window AveragePool: mean(dim=...) and adaptive pooling both lower
-        # to ReduceMean, whose axes are an input from opset 18 on and do not convert down to opset 17
+        x = mel.unsqueeze(1)                             # [B, 1, n_mels, frames]
+        # Means as fixed-window AveragePools: mean(dim=...) and adaptive pooling both lower to
+        # ReduceMean, whose axes are an input from opset 18 on and do not convert down to opset 17
         # (what older TensorRT parsers want).
-        return F.avg_pool2d(x, kernel_size=(x.shape[2], x.shape[3])).flatten(1)  # [B, C]
+        if c.input_norm == "window":
+            x = (x - F.avg_pool2d(x, kernel_size=(c.n_mels, c.num_frames))) / c.mel_std
+        else:
+            x = (x - c.mel_mean) / c.mel_std             # about unit scale
+        y = self.stages(self.stem(x))                    # [B, C, h, w]
+        feat = F.avg_pool2d(y, kernel_size=(y.shape[2], y.shape[3])).flatten(1)  # [B, C]
+        if self.stats is None:
+            return feat
+        return torch.cat([feat, self.stats(band_statistics(x))], dim=1)          # [B, C + stats_width]
 
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config

@@ -149,3 +149,60 @@ def test_learns_to_tell_two_sounds_apart():
         emb, off = enc(test_mels)
     assert ((emb * targets[test_labels]).sum(-1) > 0.8).all()
     assert (off - target_off[test_labels]).square().mean() < 0.1 * target_off.square().mean()
+
+
+def _level_free_encoder(stats_width: int) -> SoundEncoder:
+    torch.manual_seed(0)
+    enc = SoundEncoder(SoundEncoderConfig(**TINY, input_norm="window", stats_width=stats_width, offset_init_scale=1.0))
+    return enc.eval()
+
+
+@pytest.mark.parametrize("stats_width", [0, 24])
+def test_window_norm_ignores_the_level_and_keeps_the_shape(stats_width):
+    """input_norm=window: a recording 20 dB louder is the same sound; a different spectrum is not."""
+    enc = _level_free_encoder(stats_width)
+    rng = np.random.default_rng(0)
+    mel = _mel_of(rng.standard_normal(16000).astype(np.float32)).unsqueeze(0)[..., :31]  # [1, 40, 31]
+    tilted = mel + torch.linspace(-10, 10, 40)[None, :, None]                                 # EQ tilt
+    with torch.no_grad():
+        (e, o), (e_loud, o_loud), (e_tilt, _) = enc(mel), enc(mel + 20.0), enc(tilted)
+    torch.testing.assert_close(e_loud, e, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(o_loud, o, atol=1e-5, rtol=1e-4)
+    assert (e_tilt - e).abs().max() > 1e-3
+
+
+def test_band_statistics_branch_widens_features_and_learns():
+    enc = _level_free_encoder(24)
+    assert enc.feature_dim == 16 + 24
+    mel = torch.randn(3, 40, 31) * 10 - 40
+    emb, offset = enc.train()(mel)
+    (emb.sum() + offset.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.stats.parameters())
+
+
+def test_band_statistics_values():
+    from livevis.models.sound_encoder import band_statistics
+
+    x = torch.tensor([[1.0, 3.0, 1.0, 3.0], [2.0, 2.0, 2.0, 2.0]])[None, None]  # [1, 1, 2 bands, 4 frames]
+    stats = band_statistics(x)                                                    # [1, 6]: means, spreads, changes
+    torch.testing.assert_close(stats[0], torch.tensor([2.0, 2.0, 1.0, 1e-3, 2.0, 0.0]), atol=1e-4, rtol=0)
+
+
+def test_new_options_are_validated():
+    with pytest.raises(LivevisError, match="input_norm"):
+        SoundEncoderConfig(**TINY, input_norm="loud")
+    with pytest.raises(LivevisError, match="stats_width"):
+        SoundEncoderConfig(**TINY, stats_width=-1)
+
+
+def test_stats_encoder_exports_to_onnx(tmp_path):
+    """The branch uses only fixed AveragePools, so the live engines (ONNX Runtime, opset 17) run it."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    enc = _level_free_encoder(24)
+    mel = torch.randn(2, 40, 31) * 10 - 40
+    path = tmp_path / "enc.onnx"
+    torch.onnx.export(enc, (mel,), str(path), opset_version=17, input_names=["mel"], dynamo=False)
+    got = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"mel": mel.numpy()})
+    want = enc(mel)
+    np.testing.assert_allclose(got[0], want[0].detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(got[1], want[1].detach().numpy(), atol=1e-4)

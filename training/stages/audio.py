@@ -49,7 +49,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "clip": "tiny", "generator": None, "fixed_batch": False,
         "audio": AudioFrontend().to_dict(),
         # num_ws / w_dim only shape the (untrained here) offset head; --generator sets them.
-        "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "num_ws": 8, "w_dim": 64},
+        "encoder": {"stem_width": 8, "widths": [8, 16, 32], "blocks": [1, 1, 1], "num_ws": 8, "w_dim": 64,
+                    "input_norm": "fixed", "stats_width": 0},
         "loss": dict(_LOSS), "specaug": dict(_SPECAUG),
         "audio_augment": dict(augment_audio.DEFAULTS),  # issue 13: on in every preset (a few ms per window)
     },
@@ -57,7 +58,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 20000, "batch": 64, "seed": 0, "ckpt_every": 1000, "lr": 1e-3, "weight_decay": 1e-4,
         "clip": "ViT-B-32:openai", "generator": None, "fixed_batch": False,
         "audio": AudioFrontend().to_dict(),
-        "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [2, 2, 2, 2], "num_ws": 14, "w_dim": 512},
+        "encoder": {"stem_width": 32, "widths": [32, 64, 128, 256], "blocks": [2, 2, 2, 2], "num_ws": 14, "w_dim": 512,
+                    "input_norm": "fixed", "stats_width": 0},
         "loss": dict(_LOSS), "specaug": dict(_SPECAUG),
         "audio_augment": dict(augment_audio.DEFAULTS),
     },

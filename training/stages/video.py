@@ -114,6 +114,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         config["init"] = str(args.init)
         config["audio"] = record["audio"]
         config["encoder"] = {k: record["config"][k] for k in ("stem_width", "widths", "blocks", "offset_init_scale")}
+        # input normalisation and the band-statistics branch, when the audio run had them (older runs: not)
+        config["encoder"].update({k: record["config"][k] for k in ("input_norm", "stats_width") if k in record["config"]})
         if args.clip is None:
             config["clip"] = f"bundle:{args.init}"
     if not config.get("generator"):
