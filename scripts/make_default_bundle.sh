@@ -30,6 +30,8 @@
 #   UP_CLIPS=90 UP_SIZE=4*SIZE  the upscaler's high-resolution synthetic set (real frames at the
 #                               output size the x4 upscaler learns to reach)
 #   UP_STEPS UP_BATCH UP_SET    the upscaler stage's steps, batch, `--set` items
+#   GEN_BUNDLE=                 build on this generator (a livevis bundle directory, NVlabs .pkl or
+#                               rosinality .pt) instead of training one: the generator stage is skipped
 #   UNTIL=                      stop after this stage (prepare, generator, clip, audio, video,
 #                               sound-tokens, text-sound or upscaler)
 #
@@ -124,15 +126,22 @@ say "dataset: $CLIPS synthetic clips, ${SIZE} px, $FPS fps, ${CLIP_SECONDS} s, s
     --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
 until_done prepare
 
-stage generator "$GEN_RUN" "$GEN_RUN/generator.bundle" "${GEN_STEPS:-}" "${GEN_BATCH:-}" "${GEN_SET:-}"
+if [[ -n "${GEN_BUNDLE:-}" ]]; then
+    [[ -e "$GEN_BUNDLE" ]] || { echo "make_default_bundle.sh: GEN_BUNDLE=$GEN_BUNDLE does not exist" >&2; exit 2; }
+    say "generator: building on $GEN_BUNDLE (GEN_BUNDLE; no generator training)"
+    GENERATOR="$GEN_BUNDLE"
+else
+    stage generator "$GEN_RUN" "$GEN_RUN/generator.bundle" "${GEN_STEPS:-}" "${GEN_BATCH:-}" "${GEN_SET:-}"
+    GENERATOR="$GEN_RUN/generator.bundle"
+fi
 until_done generator
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
 until_done clip
 stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-}" \
-    --clip "$CLIP_RUN" --generator "$GEN_RUN/generator.bundle"
+    --clip "$CLIP_RUN" --generator "$GENERATOR"
 until_done audio
 stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-}" \
-    --generator "$GEN_RUN/generator.bundle" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
+    --generator "$GENERATOR" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
 until_done video
 # Text -> sound (Sounding Video Generator): the tokenizer, then the transformer, which writes both
 # parts into the video stage's bundle.
@@ -169,7 +178,7 @@ PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
 # The recipe's knobs as run, for the bundle's provenance.
 KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' \
     PRESET "$PRESET" SEED "$SEED" CLIPS "$CLIPS" SIZE "$SIZE" FPS "$FPS" CLIP_SECONDS "$CLIP_SECONDS" \
-    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" \
+    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" \
     GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
@@ -205,6 +214,16 @@ if times.is_file():
             name, value = line.split(":", 1)
             seconds[name.strip()] = seconds.get(name.strip(), 0) + int(value.split()[0])
     prov["stage_seconds"] = seconds
+gen_src = json.loads(knobs).get("GEN_BUNDLE")
+if gen_src and (Path(gen_src) / "config.json").is_file():
+    # built on an earlier bundle's generator: say so, and count the time that generator took to train
+    gprov = json.loads((Path(gen_src) / "config.json").read_text()).get("provenance", {})
+    gseconds = (gprov.get("stage_seconds") or {}).get("generator")
+    prov["generator_from"] = {"path": gen_src, "recipe": gprov.get("recipe"), "seconds": gseconds,
+                              "knobs": {k: v for k, v in (gprov.get("knobs") or {}).items() if k.startswith("GEN_")}}
+    if gseconds:
+        seconds["generator"] = int(gseconds)
+        prov["stage_seconds"] = seconds
 
 
 device = os.environ.get("DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")

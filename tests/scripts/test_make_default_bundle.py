@@ -61,3 +61,13 @@ def test_until_stops_after_the_named_stage_and_bad_profiles_are_refused(tmp_path
     assert bad.returncode == 2 and "no profile 'nope'" in bad.stderr
     bad = _recipe(tmp_path, UNTIL="everything")
     assert bad.returncode == 2 and "UNTIL must be" in bad.stderr
+
+
+def test_gen_bundle_skips_generator_training_and_must_exist(tmp_path):
+    """GEN_BUNDLE: build the rest on an existing generator (e.g. the shipped default's) without training one."""
+    proc = _recipe(tmp_path, "cpu", UNTIL="generator", GEN_BUNDLE=str(ROOT / "livevis" / "data" / "default"), **SMOKE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "building on" in proc.stderr and "stopping after generator" in proc.stderr
+    assert not (tmp_path / "work" / "generator").exists()
+    bad = _recipe(tmp_path, "cpu", UNTIL="generator", GEN_BUNDLE=str(tmp_path / "missing"), **SMOKE)
+    assert bad.returncode == 2 and "GEN_BUNDLE" in bad.stderr and "does not exist" in bad.stderr
