@@ -24,6 +24,7 @@ SMOKE = {  # overrides of the cpu profile: seconds instead of an hour
     "CLIP_STEPS": "2", "CLIP_SET": "model.image_size=32", "AUDIO_STEPS": "2",
     "VIDEO_STEPS": "2", "VIDEO_SET": "clip_steps=4 sample_every=0",
     "TOKENS_STEPS": "2", "TEXT_SOUND_STEPS": "2", "UP_CLIPS": "9", "UP_SIZE": "64", "UP_STEPS": "2",
+    "UP_BATCH": "", "UP_SET": "",  # the tiny preset's x2 upscaler, not the profile's x4 at patch 128
 }
 
 
