@@ -1,26 +1,38 @@
 #!/usr/bin/env python3
-"""Extract the labelled real recordings of tests/data/recordings from Debian packages, reproducibly.
+"""Extract the labelled real recordings of tests/data/recordings(-val) from Debian packages, reproducibly.
 
-Each entry below names a Debian package, a file inside it, the file's licence (from the package's
-debian/copyright or the game's own credits), the synthetic-set class it is a recording of, and the
-excerpt taken (offset and duration in seconds). The script fetches the .deb with `apt-get download`
-(into --debs, reused when present), unpacks only that file with dpkg-deb + tar, mixes it to mono,
-resamples it to 22050 Hz (librosa, soxr) and writes OUT/<class>/<package>--<name>.flac, then
-OUT/MANIFEST.md. Every file is written atomically.
+Two sets, built from different source files:
+  test        SOURCES -> tests/data/recordings: only ever measured and reported, never used to train
+              or to choose a setting.
+  validation  VALIDATION_SOURCES -> tests/data/recordings-val: measured to choose training settings
+              (augmentation strength, steps); never reported as a result. No file of the test set is
+              used here, nor another file known to come from the same recording (see the notes below).
 
-    python scripts/extract_recordings.py [--out tests/data/recordings] [--debs /tmp/livevis-debs]
+Each entry names a Debian package, a file inside it (and, for 0 A.D., a member of the zip archive
+that file is), the file's licence (from the package's debian/copyright or the game's own credits),
+the synthetic-set class it is a recording of, and the excerpt taken (offset and duration in
+seconds). The script fetches the .deb with `apt-get download` (into --debs, reused when present),
+unpacks only the files it needs with dpkg-deb + tar, mixes each to mono, resamples it to 22050 Hz
+(librosa, soxr) and writes OUT/<class>/<package>--<name>.flac, then OUT/MANIFEST.md. Every file is
+written atomically. The validation set unpacks 0 A.D.'s 3.3 GB public.zip into a temporary folder.
+
+    python scripts/extract_recordings.py [--set test|validation] [--out DIR] [--debs /tmp/livevis-debs]
 
 No class of the synthetic set is missing except `underwater_bubbling`: no free Debian package
-examined ships a recording of bubbles under water (widelands' "beerbubble" is a brewing vat).
+examined ships a recording of bubbles under water (widelands' "beerbubble" is a brewing vat;
+redeclipse's sfx/underwater.ogg is a muffled rumble with nearly all its energy below 200 Hz and no
+bubble to be seen in it).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +53,7 @@ class Source:
     duration: float    # seconds taken (less when the file is shorter)
     origin: str        # author / where the package says it comes from
     use: str = "test"  # tuning | test | not used in training
+    member: str = ""   # a file inside the zip archive `path` names ("" when `path` is the sound itself)
 
 
 FG = "usr/share/games/flightgear/Sounds"
@@ -86,9 +99,112 @@ SOURCES: list[Source] = [
 
 MISSING = {"underwater_bubbling": "no free Debian package examined ships a recording of bubbles under water"}
 
+# ---- validation (tuning) set ------------------------------------------------------------------------
+# Other source files than SOURCES, mostly from other packages. Left out although they exist, because
+# they share (or may share) a recording with a test file: minetest fire_fire.* (= fire_large,
+# freesound 17548), env_sounds_lava.2 / env_sounds_water.2 (the same freesound uploads as .1),
+# default_water_footstep.2 (same AGFX pack), redeclipse lavarumble2 / lava2 (waveform correlation
+# 1.00 / 0.96 with lavarumble1 / lava1), redeclipse waterfall*.ogg and forest*.ogg / cycadas.ogg (cut
+# from the same freesound uploads as waterfall2 / forest1), megaglest winter_forest/wind.ogg
+# (correlation 1.00 with winter/wind.ogg) and supertuxkart rain.ogg (a megaglest rain file).
+# 0 A.D. rain_12 correlates 0.86 with rain_11 and scorched3d lava1 0.5 with lava2: one of each is taken.
+AD = "usr/share/games/0ad/mods/public/public.zip"
+S3D = "usr/share/games/scorched3d/data/globalmods/none/data/wav/misc"
+STX = "usr/share/games/supertux2/sounds"
+WES = "usr/share/games/wesnoth/1.16/data/core/sounds"
+WFG = "Wildfire Games (0 A.D.)"
+S3D_TEAM = "Gavin Camp, Scorched3D (authors.txt: sounds gathered and adjusted by the team)"
+STX_TEAM = "SuperTux Devel Team (sound credits in credits.stxt)"
+
+
+def _val(package: str, path: str, licence: str, label: str, offset: float, duration: float, origin: str,
+         member: str = "") -> Source:
+    return Source(package, path, licence, label, offset, duration, origin, "tuning", member)
+
+
+# Broadband noise compresses least: 0 A.D. rain_11, waterfall_31, river_med_21 and supertuxkart river_loop
+# are 5 s excerpts so that the folder stays under 3 MB.
+VALIDATION_SOURCES: list[Source] = [
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "thunderstorm", 0.0, 6.0, WFG, "audio/ambient/weather/thunder_10.ogg"),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "thunderstorm", 0.0, 6.0, WFG, "audio/ambient/weather/thunder_11.ogg"),
+    _val("scorched3d-data", f"{S3D}/thunder2.wav", "GPL-2+", "thunderstorm", 0.0, 6.0, S3D_TEAM),
+    _val("supertux-data", f"{STX}/thunder.wav", "GPL-3+", "thunderstorm", 0.0, 6.0, STX_TEAM),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "rain", 10.0, 5.0, WFG, "audio/ambient/weather/rain_11.ogg"),
+    _val("scorched3d-data", f"{S3D}/rain.wav", "GPL-2+", "rain", 2.0, 6.0, S3D_TEAM),
+    _val("supertux-data", f"{STX}/rain.wav", "GPL-3+", "rain", 8.0, 6.0, STX_TEAM),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "waterfall", 2.0, 5.0, WFG, "audio/ambient/water/waterfall_31.ogg"),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "waterfall", 2.0, 5.0, WFG, "audio/ambient/water/river_med_21.ogg"),
+    _val("supertuxkart-data", f"{STK}/river_loop.ogg", "CC0", "waterfall", 2.0, 5.0,
+         "Adam Newns (Adam_N), freesound 166310"),
+    _val("supertux-data", f"{STX}/waterfall.wav", "GPL-3+", "waterfall", 0.0, 6.0, STX_TEAM),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "fire_crackling", 0.0, 6.0, WFG, "audio/attack/fire/c_11.ogg"),
+    _val("lincity-ng-data", "usr/share/games/lincity-ng/sounds/Fire1.wav", "GPL-2+", "fire_crackling", 0.0, 6.0,
+         "LinCity-NG team (sounds dual GPL / CC-BY-SA-2.0)"),
+    _val("redeclipse-data", f"{RE}/fire.ogg", "CC-BY-SA-3.0", "fire_crackling", 0.0, 6.0, "Quinton Reeves, Alex Anguix"),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "wind", 3.0, 6.0, WFG, "audio/ambient/weather/wind_11.ogg"),
+    _val("0ad-data", AD, "CC-BY-SA-3.0", "wind", 3.0, 6.0, WFG, "audio/ambient/weather/windstorm_11.ogg"),
+    _val("redeclipse-data", f"{RE}/morph/wind1.ogg", "CC-BY-3.0", "wind", 0.0, 6.0, "Slawek 'Q009' Blauciak"),
+    _val("scorched3d-data", f"{S3D}/lava2.wav", "GPL-2+", "volcano", 5.0, 6.0, S3D_TEAM),
+    _val("supertux-data", f"{STX}/lava.wav", "GPL-3+", "volcano", 0.0, 6.0, STX_TEAM),
+    _val("wesnoth-1.16-data", f"{WES}/rumble.ogg", "GPL-2+", "volcano", 0.0, 6.0, "Battle for Wesnoth team"),
+    _val("scorched3d-data", f"{S3D}/splash.wav", "GPL-2+", "splashing_water", 0.0, 6.0, S3D_TEAM),
+    _val("supertux-data", f"{STX}/splash.ogg", "GPL-3+", "splashing_water", 0.0, 6.0, STX_TEAM),
+    _val("cube2-data", "usr/share/games/cube2/packages/sounds/yo_frankie/watersplash2.ogg", "CC-BY-3.0",
+         "splashing_water", 0.0, 6.0, "Yo Frankie! (Apricot project, Blender Foundation)"),
+    _val("freeciv-data", "usr/share/games/freeciv/stdsounds/Splash.ogg", "GPL-2+", "splashing_water", 0.0, 6.0,
+         "The Freeciv project"),
+    _val("scorched3d-data", f"{S3D}/birds1.wav", "GPL-2+", "calm", 0.0, 6.0, S3D_TEAM),
+    _val("wesnoth-1.16-data", f"{WES}/ambient/birds2.ogg", "GPL-2+", "calm", 0.0, 6.0, "Battle for Wesnoth team"),
+    _val("supertuxkart-data", f"{STK}/exotic-birds.ogg", "CC0", "calm", 0.0, 6.0,
+         "James 'swiftoid' Swift, freesound 182501"),
+]
+
+VALIDATION_MISSING = {
+    "underwater_bubbling": "no free Debian package examined ships a recording of bubbles under water "
+                           "(redeclipse sfx/underwater.ogg is a muffled rumble without audible bubbles)",
+}
+
+
+@dataclass(frozen=True)
+class RecordingSet:
+    sources: list[Source]
+    out: Path              # default --out
+    missing: dict[str, str]
+    intro: list[str]       # the manifest's opening lines
+
+
+SETS = {
+    "test": RecordingSet(SOURCES, ROOT / "tests" / "data" / "recordings", MISSING, [
+        "# Real recordings for `livevis eval --recordings`",
+        "",
+        "Written by `scripts/extract_recordings.py` (rerun it to rebuild this folder from the Debian packages).",
+        "Excerpts are mono, 22050 Hz FLAC. `used for`: `test` = only measured, never used to train or to",
+        "choose any setting.",
+    ]),
+    "validation": RecordingSet(VALIDATION_SOURCES, ROOT / "tests" / "data" / "recordings-val", VALIDATION_MISSING, [
+        "# Validation recordings for `livevis eval --recordings` (tuning only)",
+        "",
+        "Written by `scripts/extract_recordings.py --set validation` (rerun it to rebuild this folder from the",
+        "Debian packages). Excerpts are mono, 22050 Hz FLAC. `used for`: `tuning` = measured to choose training",
+        "settings (augmentation strength, steps, ...); never used to train and never reported as a result",
+        "(report tests/data/recordings, the test set). No source file here is a source file of the test set.",
+    ]),
+}
+
 
 def output_name(src: Source) -> str:
-    return f"{src.package}--{Path(src.path).stem}.flac"
+    return f"{src.package}--{Path(src.member or src.path).stem}.flac"
+
+
+def source_file(src: Source) -> str:
+    """The manifest's `file`: the path in the package, then `!member` for a file inside a zip archive."""
+    return f"/{src.path}" + (f"!{src.member}" if src.member else "")
+
+
+def shared_sources(a: list[Source], b: list[Source]) -> list[str]:
+    """package:file of every source file that both lists use (the sets must share none)."""
+    keys = {(s.package, source_file(s)) for s in a}
+    return sorted(f"{p}:{f}" for p, f in keys & {(s.package, source_file(s)) for s in b})
 
 
 def fetch_deb(package: str, debs: Path) -> Path:
@@ -102,22 +218,57 @@ def fetch_deb(package: str, debs: Path) -> Path:
     return found[-1]
 
 
-def unpack(deb: Path, inner: str, into: Path) -> Path:
-    """One member of the .deb's data archive -> a file under `into`."""
+def unpack(deb: Path, inners: set[str], into: Path) -> dict[str, Path]:
+    """Members of the .deb's data archive -> files under `into` (same relative paths), in one pass."""
+    found: dict[str, Path] = {}
     proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)  # it complains when we stop reading early
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             for member in tar:
-                if member.name.lstrip("./") == inner and member.isfile():
-                    data = tar.extractfile(member).read()
-                    out = into / Path(inner).name
-                    out.write_bytes(data)
-                    return out
+                name = member.name.lstrip("./")
+                if name in inners and member.isfile():
+                    out = into / name
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    with tar.extractfile(member) as src, open(out, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)   # 0 A.D.'s archive is 3.3 GB: stream it
+                    found[name] = out
+                    if len(found) == len(inners):
+                        break
     finally:
         proc.stdout.close()
         proc.wait()
-    raise SystemExit(f"{inner} is not in {deb.name}")
+    missing = sorted(inners - set(found))
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not in {deb.name}")
+    return found
+
+
+def unpack_sources(sources: list[Source], debs: Path, into: Path) -> dict[Source, Path]:
+    """Every source's sound file on disk: one pass over each package, zip members read out and the
+    (large) archive removed again."""
+    by_package: dict[str, list[Source]] = {}
+    for src in sources:
+        by_package.setdefault(src.package, []).append(src)
+    files: dict[Source, Path] = {}
+    for package, srcs in by_package.items():
+        where = into / package
+        unpacked = unpack(fetch_deb(package, debs), {s.path for s in srcs}, where)
+        for src in srcs:
+            if not src.member:
+                files[src] = unpacked[src.path]
+        for archive in sorted({s.path for s in srcs if s.member}):
+            with zipfile.ZipFile(unpacked[archive]) as zf:
+                for src in (s for s in srcs if s.path == archive):
+                    out = where / "zip" / src.member
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        out.write_bytes(zf.read(src.member))
+                    except KeyError:
+                        raise SystemExit(f"{src.member} is not in {archive} of {package}") from None
+                    files[src] = out
+            unpacked[archive].unlink()
+    return files
 
 
 def excerpt(path: Path, offset: float, duration: float) -> np.ndarray:
@@ -133,24 +284,20 @@ def excerpt(path: Path, offset: float, duration: float) -> np.ndarray:
     return np.clip(mono, -1.0, 1.0).astype(np.float32)
 
 
-def write_manifest(out: Path, rows: list[tuple[Source, str, float]]) -> None:
+def write_manifest(out: Path, rows: list[tuple[Source, str, float]], recording_set: RecordingSet = SETS["test"]) -> None:
     from livevis.util.atomic import atomic_open
 
     lines = [
-        "# Real recordings for `livevis eval --recordings`",
-        "",
-        "Written by `scripts/extract_recordings.py` (rerun it to rebuild this folder from the Debian packages).",
-        "Excerpts are mono, 22050 Hz FLAC. `used for`: `test` = only measured, never used to train or to",
-        "choose any setting.",
+        *recording_set.intro,
         "",
         "| package | file | licence | label | used for | excerpt | seconds | origin |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for src, name, seconds in rows:
-        lines.append(f"| {src.package} | /{src.path} | {src.licence} | {src.label} | {src.use} | "
+        lines.append(f"| {src.package} | {source_file(src)} | {src.licence} | {src.label} | {src.use} | "
                      f"{src.label}/{name} | {src.offset:g}+{seconds:.2f} | {src.origin} |")
     lines += ["", "Classes without a recording:"]
-    lines += [f"- {label}: {why}" for label, why in MISSING.items()]
+    lines += [f"- {label}: {why}" for label, why in recording_set.missing.items()]
     with atomic_open(out / "MANIFEST.md", "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -162,25 +309,33 @@ def main(argv: list[str] | None = None) -> int:
     from livevis.util.atomic import atomic_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "recordings"))
+    ap.add_argument("--set", dest="which", choices=sorted(SETS), default="test",
+                    help="test (only measured) or validation (for choosing settings)")
+    ap.add_argument("--out", default=None,
+                    help="default: tests/data/recordings (test) or tests/data/recordings-val (validation)")
     ap.add_argument("--debs", default="/tmp/livevis-debs", help="where .deb files are downloaded / reused")
     args = ap.parse_args(argv)
-    out, debs = Path(args.out), Path(args.debs)
-    unknown = sorted({s.label for s in SOURCES} - set(CLASSES))
+    recording_set = SETS[args.which]
+    sources = recording_set.sources
+    out, debs = Path(args.out or recording_set.out), Path(args.debs)
+    unknown = sorted({s.label for s in sources} - set(CLASSES))
     if unknown:
         raise SystemExit(f"labels not in the synthetic set: {unknown}")
+    shared = shared_sources(SOURCES, VALIDATION_SOURCES)
+    if shared:
+        raise SystemExit(f"source files in both the test and the validation set: {shared}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for src in SOURCES:
-            raw = unpack(fetch_deb(src.package, debs), src.path, Path(tmp))
-            audio = excerpt(raw, src.offset, src.duration)
+        raws = unpack_sources(sources, debs, Path(tmp))
+        for src in sources:
+            audio = excerpt(raws[src], src.offset, src.duration)
             dest = out / src.label / output_name(src)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dest) as tmp_dest:
                 sf.write(str(tmp_dest), audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
             rows.append((src, output_name(src), audio.shape[0] / SAMPLE_RATE))
             print(f"{src.label:20s} {dest.relative_to(out)}  {audio.shape[0] / SAMPLE_RATE:.2f} s")
-    write_manifest(out, rows)
+    write_manifest(out, rows, recording_set)
     return 0
 
 
