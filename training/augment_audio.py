@@ -45,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "tilt_db": 3.0,            # spectral tilt, +- dB per octave around 1 kHz
     "backgrounds": ["speech", "music", "room"],
     "preroll_s": 0.25,         # audio before the window that goes through the chain (reverb tails)
+    # Real recordings of the window's class (training/real_sounds.py), mixed in before the chain:
+    # with probability `real` the window becomes a real excerpt plus the procedural sound at
+    # `real_mix_db` relative to it (-30: nearly the real sound alone; 0: both alike). Off by default.
+    "real": 0.0,
+    "real_dir": "",            # DIR/<class>/*.flac; required when real > 0
+    "real_mix_db": [-30.0, 0.0],
 }
 
 MICS = {  # high-pass Hz, low-pass Hz, resonance Hz ranges of cheap microphones and their codecs
@@ -74,18 +80,28 @@ class AudioAugment:
     """The seeded chain. `plan(rng)` draws a window's settings; `apply(x, plan)` runs them on x [n];
     `augment(x, rng)` does both. Counters `windows` / `changed` record what the chain did."""
 
-    def __init__(self, config: dict[str, Any] | None, sample_rate: int, cache_dir: str | Path | None = None):
+    def __init__(self, config: dict[str, Any] | None, sample_rate: int, cache_dir: str | Path | None = None,
+                 classes: list[str] | None = None):
         self.cfg = config_with_defaults(config)
         self.sample_rate = int(sample_rate)
         self.cache_dir = cache_dir
         self._bank = None
+        self.real_bank = None
+        if float(self.cfg["real"]) > 0:
+            from livevis.errors import LivevisError
+            from livevis.training.real_sounds import RealSoundBank
+
+            if not self.cfg["real_dir"] or classes is None:
+                raise LivevisError("audio_augment.real > 0 needs audio_augment.real_dir=DIR (DIR/<class>/*.flac)")
+            self.real_bank = RealSoundBank(self.cfg["real_dir"], list(classes), self.sample_rate)
+        self.real_mixed = 0
         self._codec_notes: set[str] = set()
         self.windows = 0
         self.changed = 0
 
     @property
     def enabled(self) -> bool:
-        return float(self.cfg["p"]) > 0
+        return float(self.cfg["p"]) > 0 or self.real_bank is not None
 
     @property
     def bank(self):
@@ -115,13 +131,30 @@ class AudioAugment:
             "threshold_db": u(-40, -15), "ratio": u(2, 10), "attack_ms": u(1, 20), "release_ms": u(50, 300),
             "codec_kind": "mp3" if u() < 0.7 else "ogg", "mp3_quality": u(2, 9.5),
             "gain_db": u(-1, 1) * float(c["gain_db"]),
+            # drawn last, so the draws above are those of a config without real sounds
+            "real": bool(u() < float(c["real"])), "real_seed": int(rng.integers(2**62)),
+            "real_mix_db": u(*c["real_mix_db"]),
         }
 
     # ---- the chain -----------------------------------------------------------------------------
-    def apply(self, x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
-        """x float32 [n] -> augmented float32 [n] (same length, finite, within [-1, 1])."""
+    def mix_real(self, x: np.ndarray, p: dict[str, Any], label: int | None) -> np.ndarray:
+        """x [n] -> a real recording of class `label` with x at real_mix_db under it (x itself when
+        the plan draws no real sound, or the class has none)."""
+        if not p.get("real") or self.real_bank is None or label is None:
+            return x
+        real = self.real_bank.draw(np.random.default_rng(p["real_seed"]), int(label), len(x))
+        if real is None:
+            return x
+        self.real_mixed += 1
+        rms = float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))
+        under = x * (10 ** (p["real_mix_db"] / 20) * (float(np.sqrt(np.mean(real.astype(np.float64) ** 2))) / max(rms, 1e-5)))
+        return np.clip(real + under, -1.0, 1.0).astype(np.float32)
+
+    def apply(self, x: np.ndarray, p: dict[str, Any], label: int | None = None) -> np.ndarray:
+        """x float32 [n] (of class `label`) -> augmented float32 [n] (same length, finite, within [-1, 1])."""
         import pedalboard as pb
 
+        x = self.mix_real(x, p, label)
         if not p["augment"]:
             return x
         sr, n = self.sample_rate, len(x)
@@ -177,15 +210,16 @@ class AudioAugment:
                     print(f"livevis: audio augmentation: no {kind} round trip at {sr} Hz ({exc})", file=sys.stderr)
         return y
 
-    def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return self.apply(x, self.plan(rng))
+    def augment(self, x: np.ndarray, rng: np.random.Generator, label: int | None = None) -> np.ndarray:
+        return self.apply(x, self.plan(rng), label)
 
     # ---- batches for the training stages -------------------------------------------------------
-    def batch(self, audio: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
-        """audio [B, n] -> augmented [B, n], sample b driven by gens[b]; updates the counters."""
+    def batch(self, audio: torch.Tensor, gens: list[torch.Generator], labels: list[int] | None = None) -> torch.Tensor:
+        """audio [B, n] (classes labels[b]) -> augmented [B, n], sample b driven by gens[b]; updates the counters."""
         out = audio.clone()
         for b, gen in enumerate(gens):
-            y = torch.from_numpy(self.augment(audio[b].numpy(), rng_from(gen)))
+            label = None if labels is None else int(labels[b])
+            y = torch.from_numpy(self.augment(audio[b].numpy(), rng_from(gen), label))
             self.windows += 1
             self.changed += int(not torch.equal(y, audio[b]))
             out[b] = y
@@ -196,7 +230,7 @@ class AudioAugment:
 
 
 def augmented_windows(aug: AudioAugment | None, audio: list[torch.Tensor], ends: list[int], window: int,
-                      gens: list[torch.Generator]) -> tuple[torch.Tensor, int]:
+                      gens: list[torch.Generator], labels: list[int] | None = None) -> tuple[torch.Tensor, int]:
     """Windows [B, window] ending at ends[i] of audio[i], each augmented with its pre-roll (so a
     reverb tail or compressor state comes from the audio before it), and how many changed."""
     from livevis.training.stages.common import window_batch
@@ -206,11 +240,12 @@ def augmented_windows(aug: AudioAugment | None, audio: list[torch.Tensor], ends:
     pre = aug.preroll()
     long = window_batch(audio, ends, window + pre)                                      # [B, pre + window]
     changed = aug.changed
-    out = aug.batch(long, gens)[:, pre:]
+    out = aug.batch(long, gens, labels)[:, pre:]
     return out.contiguous(), aug.changed - changed
 
 
-def build(config: dict[str, Any] | None, sample_rate: int, data_dir: str | Path | None) -> AudioAugment | None:
+def build(config: dict[str, Any] | None, sample_rate: int, data_dir: str | Path | None,
+          classes: list[str] | None = None) -> AudioAugment | None:
     """The stage's chain, or None when the config turns it off (p = 0 or no config: older runs)."""
     if not config:
         return None
@@ -220,7 +255,7 @@ def build(config: dict[str, Any] | None, sample_rate: int, data_dir: str | Path 
         from livevis.errors import LivevisError
 
         raise LivevisError("audio augmentation needs pedalboard (pip install pedalboard), or turn it off with --set audio_augment.p=0")
-    aug = AudioAugment(config, sample_rate, Path(data_dir) / "audio_backgrounds" if data_dir else None)
+    aug = AudioAugment(config, sample_rate, Path(data_dir) / "audio_backgrounds" if data_dir else None, classes)
     return aug if aug.enabled else None
 
 
@@ -249,13 +284,13 @@ if __name__ == "__main__":
 
 
 def augmented_clip(aug: AudioAugment | None, audio: torch.Tensor, start: int, end: int,
-                   gen: torch.Generator) -> tuple[torch.Tensor, bool]:
+                   gen: torch.Generator, label: int | None = None) -> tuple[torch.Tensor, bool]:
     """audio [S] with samples [start, end) replaced by one augmented draw of them (a whole stretch
     of a clip heard through the same room, microphone and codec), and whether it changed."""
     if aug is None or not aug.enabled or end <= start:
         return audio, False
     out = audio.clone()
-    seg = torch.from_numpy(aug.augment(audio[start:end].numpy(), rng_from(gen)))
+    seg = torch.from_numpy(aug.augment(audio[start:end].numpy(), rng_from(gen), label))
     out[start:end] = seg
     aug.windows += 1
     changed = not torch.equal(seg, audio[start:end])

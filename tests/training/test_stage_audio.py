@@ -68,6 +68,28 @@ def test_audio_augmentation_is_configurable_and_changes_what_the_encoder_sees(ti
     assert config["audio_augment"]["gain_db"] == 20.0 and config["audio_augment"]["p"] == 0.8
 
 
+def test_real_recordings_of_each_class_reach_the_encoder(tiny_data, tmp_path):
+    """audio_augment.real: windows of a class with a recording hear it (the stage counts them)."""
+    import numpy as np
+    import soundfile as sf
+
+    from livevis.training.data import ClipDataset
+
+    classes = ClipDataset(tiny_data, "train").classes
+    real = tmp_path / "real" / classes[0]
+    real.mkdir(parents=True)
+    sf.write(real / "rec.flac", (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), 16000)
+    code, err = train("audio", "--data", tiny_data, "--out", tmp_path / "run", "--preset", "tiny", "--steps", 2,
+                      "--set", "audio_augment.real=1.0", "--set", f"audio_augment.real_dir={tmp_path / 'real'}")
+    assert code == 0, err
+    rows = metric_rows(tmp_path / "run")
+    assert sum(r["audio_real"] for r in rows) > 0
+    assert all(r["audio_real"] < 1.0 for r in rows)      # the other classes have no recording
+    bad, err = train("audio", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", "--steps", 2,
+                     "--set", "audio_augment.real=1.0", "--set", f"audio_augment.real_dir={tmp_path / 'missing'}")
+    assert bad != 0 and "no such folder" in err and "Traceback" not in err
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -135,7 +135,7 @@ def train(args, run, dist) -> Path:
         raise LivevisError(f"--batch {B} must be >= 2 and divide by the {dist.world} processes")
     offset = common.rank_offset(dist, B)
     # Audio augmentation (issue 13): None for runs configured before it existed or with p = 0.
-    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"])
+    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"], train_set.classes)
 
     def step_fn(step: int) -> dict[str, float]:
         fault = common.fault_at(step)
@@ -158,9 +158,11 @@ def train(args, run, dist) -> Path:
         # without it both are the clean window, as before.
         audio = [it["audio"] for it in items]
         views, changed = [], 0
+        real_before = aug.real_mixed if aug is not None else 0
         for stream in (1, 2):
             w, c = augment_audio.augmented_windows(aug, audio, ends, fe.window_samples,
-                                                   common.sample_generators(seed, s, len(items), offset, stream=stream))
+                                                   common.sample_generators(seed, s, len(items), offset, stream=stream),
+                                                   labels)
             views.append(spec_augment(common.mel_batch(w, fe), gens, **cfg["specaug"]))
             changed += c
         views = torch.cat(views)
@@ -180,6 +182,9 @@ def train(args, run, dist) -> Path:
                "nce_audio_audio": l_intra.item(), "temperature": 1.0 / scale.item()}
         if aug is not None:  # fraction of the global batch's windows (both views) the chain changed
             out["audio_augmented"] = common.gather(torch.tensor([float(changed)], device=device)).sum().item() / (2 * B)
+            if aug.real_bank is not None:  # ... and the fraction that heard a real recording of their class
+                mixed = float(aug.real_mixed - real_before)
+                out["audio_real"] = common.gather(torch.tensor([mixed], device=device)).sum().item() / (2 * B)
         return out
 
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"],

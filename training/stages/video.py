@@ -275,7 +275,7 @@ def train(args, run, dist) -> Path:
         bank = latent_bank.build_bank(generator, clip, truncation=cfg["truncation"], pool=pool, device=device,
                                       **cfg["latent_bank"])
     # Audio augmentation (issue 13): None for runs configured before it existed or with p = 0.
-    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"])
+    aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"], train_set.classes)
 
     def batch(step: int):
         """This rank's clips for `step`: mel [b*T, n_mels, F], onset strength [b, T], z [b, z_dim],
@@ -294,7 +294,7 @@ def train(args, run, dist) -> Path:
             # room, microphone, codec for all T windows, with pre-roll); the sync target below
             # stays the clean audio's onset strength (when things happen, not how they were recorded).
             lo = max(0, e[0] - fe.window_samples - (aug.preroll() if aug else 0))
-            aug_audio, hit = augment_audio.augmented_clip(aug, item["audio"], lo, e[-1], aug_gen)
+            aug_audio, hit = augment_audio.augmented_clip(aug, item["audio"], lo, e[-1], aug_gen, item["label"])
             changed += int(hit)
             audio += [item["audio"]] * T
             heard += [aug_audio] * T
