@@ -32,6 +32,11 @@
 #   UP_STEPS UP_BATCH UP_SET    the upscaler stage's steps, batch, `--set` items
 #   GEN_BUNDLE=                 build on this generator (a livevis bundle directory, NVlabs .pkl or
 #                               rosinality .pt) instead of training one: the generator stage is skipped
+#   REAL_SOUNDS=                labelled real recordings the audio and video stages mix in (issue 13):
+#                               a DIR/<class>/*.flac folder, or `debian` to extract the training set of
+#                               scripts/extract_recordings.py (--set train: files from Debian packages,
+#                               none of them in the test or validation sets) into WORK/real_sounds
+#   REAL_AUDIO_P=0.5 REAL_VIDEO_P=0.3   fraction of windows (audio) / clips (video) that hear one
 #   UNTIL=                      stop after this stage (prepare, generator, clip, audio, video,
 #                               sound-tokens, text-sound or upscaler)
 #
@@ -135,6 +140,22 @@ else
     GENERATOR="$GEN_RUN/generator.bundle"
 fi
 until_done generator
+if [[ -n "${REAL_SOUNDS:-}" ]]; then
+    REAL_DIR="$REAL_SOUNDS"
+    if [[ "$REAL_SOUNDS" == debian ]]; then
+        REAL_DIR="$WORK/real_sounds"
+        if [[ ! -f "$REAL_DIR/MANIFEST.md" ]]; then
+            say "real sounds: extracting the training recordings from Debian packages -> $REAL_DIR"
+            PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
+            [[ -x "$PYTHON" ]] || PYTHON=python3
+            "$PYTHON" "$(dirname "$0")/extract_recordings.py" --set train --out "$REAL_DIR"
+        fi
+    fi
+    [[ -d "$REAL_DIR" ]] || { echo "make_default_bundle.sh: REAL_SOUNDS=$REAL_SOUNDS is not a folder" >&2; exit 2; }
+    AUDIO_SET="${AUDIO_SET:-} audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
+    VIDEO_SET="${VIDEO_SET:-} audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR"
+fi
+
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
 until_done clip
 stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-}" \
@@ -178,7 +199,7 @@ PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
 # The recipe's knobs as run, for the bundle's provenance.
 KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' \
     PRESET "$PRESET" SEED "$SEED" CLIPS "$CLIPS" SIZE "$SIZE" FPS "$FPS" CLIP_SECONDS "$CLIP_SECONDS" \
-    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" \
+    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" REAL_SOUNDS "${REAL_SOUNDS:-}" \
     GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \

@@ -36,8 +36,17 @@ def _recipe(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
 
 @pytest.mark.slow
 def test_cpu_profile_smoke_run_makes_a_playable_fp16_bundle(tmp_path):
-    proc = _recipe(tmp_path, "cpu", **SMOKE)
+    import numpy as np
+    import soundfile as sf
+
+    real = tmp_path / "real" / "rain"   # REAL_SOUNDS: a labelled recording the audio and video stages mix in
+    real.mkdir(parents=True)
+    sf.write(real / "rec.flac", (0.1 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), 16000)
+    proc = _recipe(tmp_path, "cpu", REAL_SOUNDS=str(tmp_path / "real"), **SMOKE)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    for stage, p in (("audio", "0.5"), ("video", "0.3")):
+        augment = json.loads((tmp_path / "work" / stage / "config.json").read_text())["audio_augment"]
+        assert augment["real_dir"] == str(tmp_path / "real") and augment["real"] == float(p)
     bundle = load_bundle(tmp_path / "default")
     prov = bundle.config["provenance"]
     assert bundle.config["weights_dtype"] == "float16" and bundle.name == "default"
