@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Extract the labelled real recordings of tests/data/recordings(-val) from Debian packages, reproducibly.
 
-Two sets, built from different source files:
+Three sets, built from different source files:
   test        SOURCES -> tests/data/recordings: only ever measured and reported, never used to train
               or to choose a setting.
   validation  VALIDATION_SOURCES -> tests/data/recordings-val: measured to choose training settings
               (augmentation strength, steps); never reported as a result. No file of the test set is
               used here, nor another file known to come from the same recording (see the notes below).
+  train       TRAIN_SOURCES -> build/real-sounds (not committed): the sound model is trained on these.
+              No source file of the other two sets, nor one known to be the same recording.
 
 Each entry names a Debian package, a file inside it (and, for 0 A.D., a member of the zip archive
 that file is), the file's licence (from the package's debian/copyright or the game's own credits),
@@ -16,7 +18,7 @@ unpacks only the files it needs with dpkg-deb + tar, mixes each to mono, resampl
 (librosa, soxr) and writes OUT/<class>/<package>--<name>.flac, then OUT/MANIFEST.md. Every file is
 written atomically. The validation set unpacks 0 A.D.'s 3.3 GB public.zip into a temporary folder.
 
-    python scripts/extract_recordings.py [--set test|validation] [--out DIR] [--debs /tmp/livevis-debs]
+    python scripts/extract_recordings.py [--set test|validation|train] [--out DIR] [--debs /tmp/livevis-debs]
 
 No class of the synthetic set is missing except `underwater_bubbling`: no free Debian package
 examined ships a recording of bubbles under water (widelands' "beerbubble" is a brewing vat;
@@ -52,8 +54,9 @@ class Source:
     offset: float      # seconds into the file
     duration: float    # seconds taken (less when the file is shorter)
     origin: str        # author / where the package says it comes from
-    use: str = "test"  # tuning | test | not used in training
+    use: str = "test"  # test | tuning | training
     member: str = ""   # a file inside the zip archive `path` names ("" when `path` is the sound itself)
+    name: str = ""     # output stem when the file's own stem is not unique in its set (megaglest's tilesets)
 
 
 FG = "usr/share/games/flightgear/Sounds"
@@ -165,6 +168,107 @@ VALIDATION_MISSING = {
 }
 
 
+# ---- training set -----------------------------------------------------------------------------------
+# Source files of neither set above. Left out besides the exclusions noted for the validation set,
+# because they are (or may be) the same recording as a test or validation file: 0 A.D. river_fast_21
+# (waveform correlation 0.57 with river_med_21), river_raging_21 (0.79 with waterfall_31), rain_12
+# (0.86 with rain_11), windgust_11 (0.31 with wind_11); flightgear thunder2 (0.34 with thunder1);
+# scorched3d thunder3 (0.44 with redeclipse stormbolts), lava1 (0.5 with lava2), birds2 (0.27 with
+# birds1); wesnoth birds1/birds3 (0.38 with birds2); supertuxkart exotic-birds_2 (0.36 with megaglest
+# sunny_day, same uploader as exotic-birds). Unrelated files correlate 0.02-0.2 in the same check.
+# Also left out, as poor examples of their class: redeclipse hollowwind (decodes to the same audio as
+# blowwind), supertux flame.wav and redeclipse sfx/burnfire (flame whooshes, >90 % of the energy below
+# 200 Hz, no crackle), lincity-ng Water1.wav (a low drone, spectral centroid 260 Hz) and 0 A.D.
+# day_temperate_gen_01 (-64 dBFS: next to silent).
+# Longer excerpts (up to 20 s) than the other sets: training cuts random 1 s windows from them.
+TRAIN_EXCLUDED: list[tuple[str, str]] = [
+    ("0ad-data", f"/{AD}!audio/ambient/water/river_fast_21.ogg"),
+    ("0ad-data", f"/{AD}!audio/ambient/water/river_raging_21.ogg"),
+    ("0ad-data", f"/{AD}!audio/ambient/weather/rain_12.ogg"),
+    ("0ad-data", f"/{AD}!audio/ambient/weather/windgust_11.ogg"),
+    ("flightgear-data-base", f"/{FG}/thunder2.wav"),
+    ("scorched3d-data", f"/{S3D}/thunder3.wav"),
+    ("scorched3d-data", f"/{S3D}/lava1.wav"),
+    ("scorched3d-data", f"/{S3D}/birds2.wav"),
+    ("wesnoth-1.16-data", f"/{WES}/ambient/birds1.ogg"),
+    ("wesnoth-1.16-data", f"/{WES}/ambient/birds3.ogg"),
+    ("supertuxkart-data", f"/{STK}/exotic-birds_2.ogg"),
+    ("supertuxkart-data", f"/{STK}/rain.ogg"),
+    ("megaglest-data", f"/{MG}/winter_forest/sounds/wind.ogg"),
+    ("minetest-data", f"/{MT}/fire/sounds/fire_fire.1.ogg"),
+    ("minetest-data", f"/{MT}/env_sounds/sounds/env_sounds_lava.2.ogg"),
+    ("minetest-data", f"/{MT}/env_sounds/sounds/env_sounds_water.2.ogg"),
+    ("minetest-data", f"/{MT}/default/sounds/default_water_footstep.2.ogg"),
+    *(("redeclipse-data", f"/{RE}/{n}.ogg") for n in (
+        "lava2", "lavarumble2", "waterfall", "waterfall1", "waterfall3", "waterfall_huge", "waterfall_medium",
+        "forest2", "forest3", "cycadas")),
+]
+RE_SFX = "usr/share/games/redeclipse/data/sounds"
+RE_TEAM = "Red Eclipse team (sounds/readme.txt)"
+QB = "Slawek 'Q009' Blauciak"
+QA = "Quinton Reeves, Alex Anguix"
+MG_TEAM = "Glest / MegaGlest team"
+WES_TEAM = "Battle for Wesnoth team"
+
+
+def _train(package: str, path: str, licence: str, label: str, offset: float, duration: float, origin: str,
+           member: str = "", name: str = "") -> Source:
+    return Source(package, path, licence, label, offset, duration, origin, "training", member, name)
+
+
+TRAIN_SOURCES: list[Source] = [
+    _train("scorched3d-data", f"{S3D}/thunder.wav", "GPL-2+", "thunderstorm", 0.0, 20.0, S3D_TEAM),
+    _train("flightgear-data-base", f"{FG}/thunder.wav", "GPL-2+", "thunderstorm", 0.0, 20.0, "FlightGear team"),
+    _train("supertuxkart-data", f"{STK}/thunder.ogg", "CC-BY-3.0", "thunderstorm", 0.0, 20.0,
+           "Mike Koenig (soundbible 318), modified by Marianne 'Auria' Gagnon"),
+    _train("redeclipse-data", f"{RE}/morph/stormrain.ogg", "CC-BY-3.0", "rain", 0.0, 20.0, QB),
+    _train("megaglest-data", f"{MG}/birch_forest/sounds/rain.ogg", "CC-BY-SA-3.0", "rain", 0.0, 20.0, MG_TEAM,
+           name="birch_forest-rain"),
+    _train("megaglest-data", f"{MG}/desert2/sounds/rain.wav", "CC-BY-SA-3.0", "rain", 0.0, 20.0, MG_TEAM,
+           name="desert2-rain"),
+    _train("megaglest-data", f"{MG}/dark_forest/sounds/rain.ogg", "CC-BY-SA-3.0", "rain", 0.0, 20.0, MG_TEAM,
+           name="dark_forest-rain"),
+    _train("0ad-data", AD, "CC-BY-SA-3.0", "waterfall", 0.0, 20.0, WFG, "audio/ambient/water/river_slow_21.ogg"),
+    _train("redeclipse-data", f"{RE}/creek.ogg", "CC-BY-SA-3.0", "waterfall", 0.0, 20.0,
+           "Richard 'RHumphries' Humphries, freesound 7152"),
+    _train("redeclipse-data", f"{RE}/water.ogg", "CC-BY-SA-3.0", "waterfall", 0.0, 20.0,
+           "Paul 'ignotus' Hertz, freesound 14779"),
+    _train("0ad-data", AD, "CC-BY-SA-3.0", "fire_crackling", 0.0, 20.0, WFG, "audio/attack/fire/sz11.ogg"),
+    _train("supertux-data", f"{STX}/fire.ogg", "GPL-3+", "fire_crackling", 0.0, 20.0, STX_TEAM),
+    _train("wesnoth-1.16-data", f"{WES}/fire.wav", "GPL-2+", "fire_crackling", 0.0, 20.0, WES_TEAM),
+    _train("0ad-data", AD, "CC-BY-SA-3.0", "wind", 3.0, 20.0, WFG, "audio/ambient/weather/snowstorm_11.ogg"),
+    _train("redeclipse-data", f"{RE}/blowwind.ogg", "CC-BY-SA-3.0", "wind", 0.0, 20.0, QA),
+    _train("redeclipse-data", f"{RE}/wastewind.ogg", "CC-BY-SA-3.0", "wind", 0.0, 20.0, QA),
+    _train("redeclipse-data", f"{RE}/morph/stormwind.ogg", "CC-BY-3.0", "wind", 0.0, 20.0, QB),
+    _train("flightgear-data-base", f"{FG}/wind.wav", "GPL-2+", "wind", 0.0, 20.0, "FlightGear team"),
+    _train("flightgear-data-base", f"{FG}/rumble.wav", "GPL-2+", "volcano", 0.0, 20.0, "FlightGear team"),
+    _train("scorched3d-data", "usr/share/games/scorched3d/data/globalmods/apoc/data/wav/explosions/quake.wav",
+           "GPL-2+", "volcano", 0.0, 20.0, S3D_TEAM),
+    _train("hedgewars-data", "usr/share/games/hedgewars/Data/Sounds/splash.ogg", "GFDL-1.3", "splashing_water",
+           0.0, 20.0, "Andrey Korotaev (Hedgewars)"),
+    _train("pingus-data", "usr/share/games/pingus/data/sounds/splash.wav", "GPL-2+", "splashing_water", 0.0, 20.0,
+           "Ingo Ruhnke and the Pingus authors"),
+    _train("redeclipse-data", f"{RE_SFX}/sfx/splashin.ogg", "CC-BY-SA-3.0", "splashing_water", 0.0, 20.0, RE_TEAM),
+    _train("redeclipse-data", f"{RE_SFX}/sfx/splashout.ogg", "CC-BY-SA-3.0", "splashing_water", 0.0, 20.0, RE_TEAM),
+    _train("redeclipse-data", f"{RE_SFX}/player/swimstep.ogg", "CC-BY-SA-3.0", "splashing_water", 0.0, 20.0, RE_TEAM),
+    _train("supertux-data", f"{STX}/splash.wav", "GPL-3+", "splashing_water", 0.0, 20.0, STX_TEAM),
+    _train("0ad-data", AD, "CC-BY-SA-3.0", "calm", 0.0, 20.0, WFG, "audio/ambient/dayscape/day_temperate_11.ogg"),
+    _train("0ad-data", AD, "CC-BY-SA-3.0", "calm", 0.0, 20.0, WFG, "audio/ambient/dayscape/day_tropical_10.ogg"),
+    _train("wesnoth-1.16-data", f"{WES}/ambient/morning.ogg", "GPL-2+", "calm", 0.0, 20.0, WES_TEAM),
+    _train("wesnoth-1.16-data", f"{WES}/ambient/night.ogg", "GPL-2+", "calm", 0.0, 20.0, WES_TEAM),
+    _train("widelands-data", "usr/share/games/widelands/data/sound/animals/crickets1_00.ogg", "GPL-2+", "calm",
+           0.0, 20.0, "Widelands Development Team"),
+    _train("megaglest-data", f"{MG}/fernland/sounds/day.ogg", "CC-BY-SA-3.0", "calm", 0.0, 20.0, MG_TEAM,
+           name="fernland-day"),
+    _train("megaglest-data", f"{MG}/spring/sounds/day.ogg", "CC-BY-SA-3.0", "calm", 0.0, 20.0, MG_TEAM,
+           name="spring-day"),
+    _train("megaglest-data", f"{MG}/dark_forest/sounds/day.ogg", "CC-BY-SA-3.0", "calm", 0.0, 20.0, MG_TEAM,
+           name="dark_forest-day"),
+]
+
+TRAIN_MISSING = VALIDATION_MISSING
+
+
 @dataclass(frozen=True)
 class RecordingSet:
     sources: list[Source]
@@ -189,11 +293,19 @@ SETS = {
         "settings (augmentation strength, steps, ...); never used to train and never reported as a result",
         "(report tests/data/recordings, the test set). No source file here is a source file of the test set.",
     ]),
+    "train": RecordingSet(TRAIN_SOURCES, ROOT / "build" / "real-sounds", TRAIN_MISSING, [
+        "# Training recordings (real sounds the sound model is trained on)",
+        "",
+        "Written by `scripts/extract_recordings.py --set train` (rerun it to rebuild this folder from the Debian",
+        "packages). Excerpts are mono, 22050 Hz FLAC. `used for`: `training` = the sound model is trained on",
+        "them. No source file here is a source file of the test set (tests/data/recordings) or of the",
+        "validation set (tests/data/recordings-val), nor a file known to be the same recording as one of them.",
+    ]),
 }
 
 
 def output_name(src: Source) -> str:
-    return f"{src.package}--{Path(src.member or src.path).stem}.flac"
+    return f"{src.package}--{src.name or Path(src.member or src.path).stem}.flac"
 
 
 def source_file(src: Source) -> str:
@@ -205,6 +317,19 @@ def shared_sources(a: list[Source], b: list[Source]) -> list[str]:
     """package:file of every source file that both lists use (the sets must share none)."""
     keys = {(s.package, source_file(s)) for s in a}
     return sorted(f"{p}:{f}" for p, f in keys & {(s.package, source_file(s)) for s in b})
+
+
+def overlaps() -> list[str]:
+    """Every source file two sets share, and every training file known to be a test/validation recording."""
+    lists = {"test": SOURCES, "validation": VALIDATION_SOURCES, "training": TRAIN_SOURCES}
+    names = list(lists)
+    found = [f"source files in both the {a} and the {b} set: {shared}"
+             for i, a in enumerate(names) for b in names[i + 1:]
+             if (shared := shared_sources(lists[a], lists[b]))]
+    same = sorted(f"{s.package}:{source_file(s)}" for s in TRAIN_SOURCES if (s.package, source_file(s)) in TRAIN_EXCLUDED)
+    if same:
+        found.append(f"training files that are the same recording as a test or validation file: {same}")
+    return found
 
 
 def fetch_deb(package: str, debs: Path) -> Path:
@@ -310,9 +435,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", dest="which", choices=sorted(SETS), default="test",
-                    help="test (only measured) or validation (for choosing settings)")
-    ap.add_argument("--out", default=None,
-                    help="default: tests/data/recordings (test) or tests/data/recordings-val (validation)")
+                    help="test (only measured), validation (for choosing settings) or train (trained on)")
+    ap.add_argument("--out", default=None, help="default: tests/data/recordings (test), tests/data/recordings-val "
+                                                "(validation) or build/real-sounds (train)")
     ap.add_argument("--debs", default="/tmp/livevis-debs", help="where .deb files are downloaded / reused")
     args = ap.parse_args(argv)
     recording_set = SETS[args.which]
@@ -321,9 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted({s.label for s in sources} - set(CLASSES))
     if unknown:
         raise SystemExit(f"labels not in the synthetic set: {unknown}")
-    shared = shared_sources(SOURCES, VALIDATION_SOURCES)
-    if shared:
-        raise SystemExit(f"source files in both the test and the validation set: {shared}")
+    problems = overlaps()
+    if problems:
+        raise SystemExit("; ".join(problems))
+    names = [f"{s.label}/{output_name(s)}" for s in sources]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"two sources of the {args.which} set would write the same file")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         raws = unpack_sources(sources, debs, Path(tmp))

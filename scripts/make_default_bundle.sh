@@ -199,7 +199,7 @@ PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
 # The recipe's knobs as run, for the bundle's provenance.
 KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' \
     PRESET "$PRESET" SEED "$SEED" CLIPS "$CLIPS" SIZE "$SIZE" FPS "$FPS" CLIP_SECONDS "$CLIP_SECONDS" \
-    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" REAL_SOUNDS "${REAL_SOUNDS:-}" \
+    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" REAL_SOUNDS "${REAL_SOUNDS:-}" REAL_AUDIO_P "${REAL_AUDIO_P:-}" REAL_VIDEO_P "${REAL_VIDEO_P:-}" \
     GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \

@@ -1,7 +1,8 @@
-"""scripts/extract_recordings.py and the two folders it writes: tests/data/recordings (the test set,
-only measured) and tests/data/recordings-val (the validation set, for choosing settings). The
-committed folders are checked against their manifests and against each other; the extraction itself
-runs on a small .deb built here (a plain sound file and one inside a zip archive), so no network."""
+"""scripts/extract_recordings.py and the folders it writes: tests/data/recordings (the test set, only
+measured), tests/data/recordings-val (the validation set, for choosing settings) and the training set
+(built into build/real-sounds, not committed: only its list is checked). The committed folders are
+checked against their manifests and against each other; the extraction itself runs on a small .deb
+built here (a plain sound file and one inside a zip archive), so no network."""
 
 from __future__ import annotations
 
@@ -79,6 +80,39 @@ def test_no_source_file_is_in_both_sets():
     assert not test_files & val_files
     assert er.shared_sources(er.SOURCES, er.VALIDATION_SOURCES) == []
     assert er.shared_sources(er.SOURCES, [er.SOURCES[3]]) == [f"{er.SOURCES[3].package}:/{er.SOURCES[3].path}"]
+
+
+def test_the_training_list_shares_no_source_with_the_other_sets_and_labels_are_classes():
+    train = er.TRAIN_SOURCES
+    assert er.overlaps() == []
+    assert er.shared_sources(er.SOURCES, train) == [] and er.shared_sources(er.VALIDATION_SOURCES, train) == []
+    committed = {(r["package"], r["file"]) for folder in (TEST_SET, VAL_SET) for r in _rows(folder)}
+    assert not committed & {(s.package, er.source_file(s)) for s in train}
+    assert not set(er.TRAIN_EXCLUDED) & {(s.package, er.source_file(s)) for s in train}
+    assert all(s.label in CLASSES and s.use == "training" for s in train)
+    assert all(s.licence.startswith(("GPL", "LGPL", "CC", "GFDL")) and 0 < s.duration <= 20 for s in train)
+    names = [f"{s.label}/{er.output_name(s)}" for s in train]
+    assert len(set(names)) == len(names)                     # megaglest's tilesets share stems: renamed
+    assert "rain/megaglest-data--birch_forest-rain.flac" in names and "rain/megaglest-data--desert2-rain.flac" in names
+    assert {s.label for s in train} == set(CLASSES) - set(er.TRAIN_MISSING)
+    assert er.SETS["train"].out == ROOT / "build" / "real-sounds"
+
+
+@pytest.mark.parametrize("other, name", [("SOURCES", "test"), ("VALIDATION_SOURCES", "validation")])
+def test_a_training_source_shared_with_another_set_is_refused_before_any_download(tmp_path, monkeypatch, other, name):
+    monkeypatch.setattr(er, "TRAIN_SOURCES", er.TRAIN_SOURCES + [getattr(er, other)[-1]])
+    with pytest.raises(SystemExit, match=f"in both the {name} and the training set"):
+        er.main(["--set", "train", "--out", str(tmp_path / "out"), "--debs", str(tmp_path / "no-debs")])
+    assert not (tmp_path / "no-debs").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_training_file_known_to_be_a_test_recording_is_refused(tmp_path, monkeypatch):
+    redeclipse_lava2 = er.Source("redeclipse-data", f"{er.RE}/lava2.ogg", "CC-BY-SA-3.0", "volcano", 0, 2, "x", "training")
+    monkeypatch.setattr(er, "TRAIN_SOURCES", er.TRAIN_SOURCES + [redeclipse_lava2])
+    assert er.overlaps() == [f"training files that are the same recording as a test or validation file: "
+                             f"['redeclipse-data:/{er.RE}/lava2.ogg']"]
+    with pytest.raises(SystemExit, match="same recording"):
+        er.main(["--set", "train", "--out", str(tmp_path / "out"), "--debs", str(tmp_path / "no-debs")])
 
 
 @pytest.mark.parametrize("which, folder", [("test", TEST_SET), ("validation", VAL_SET)])
