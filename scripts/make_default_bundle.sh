@@ -153,7 +153,8 @@ if [[ -n "${REAL_SOUNDS:-}" ]]; then
     fi
     [[ -d "$REAL_DIR" ]] || { echo "make_default_bundle.sh: REAL_SOUNDS=$REAL_SOUNDS is not a folder" >&2; exit 2; }
     AUDIO_SET="${AUDIO_SET:-} audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
-    VIDEO_SET="${VIDEO_SET:-} audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR"
+    # the video stage keeps the procedural events audible under the recording (its sync target)
+    VIDEO_SET="${VIDEO_SET:-} audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR audio_augment.real_mix_db=[-12,0]"
 fi
 
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"

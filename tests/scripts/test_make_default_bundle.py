@@ -48,6 +48,7 @@ def test_cpu_profile_smoke_run_makes_a_playable_fp16_bundle(tmp_path):
     for stage, p in (("audio", "0.5"), ("video", "0.3")):
         augment = json.loads((tmp_path / "work" / stage / "config.json").read_text())["audio_augment"]
         assert augment["real_dir"] == str(tmp_path / "real") and augment["real"] == float(p)
+        assert augment["real_mix_db"] == ([-12, 0] if stage == "video" else [-30.0, 0.0])
     bundle = load_bundle(tmp_path / "default")
     prov = bundle.config["provenance"]
     assert bundle.config["weights_dtype"] == "float16" and bundle.name == "default"
