@@ -152,17 +152,18 @@ if [[ -n "${REAL_SOUNDS:-}" ]]; then
         fi
     fi
     [[ -d "$REAL_DIR" ]] || { echo "make_default_bundle.sh: REAL_SOUNDS=$REAL_SOUNDS is not a folder" >&2; exit 2; }
-    AUDIO_SET="${AUDIO_SET:-} audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
+    # (beside AUDIO_SET / VIDEO_SET, which the provenance records as given)
+    AUDIO_REAL_SET="audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
     # the video stage keeps the procedural events audible under the recording (its sync target)
-    VIDEO_SET="${VIDEO_SET:-} audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR audio_augment.real_mix_db=[-12,0]"
+    VIDEO_REAL_SET="audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR audio_augment.real_mix_db=[-12,0]"
 fi
 
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
 until_done clip
-stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-}" \
+stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-} ${AUDIO_REAL_SET:-}" \
     --clip "$CLIP_RUN" --generator "$GENERATOR"
 until_done audio
-stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-}" \
+stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-} ${VIDEO_REAL_SET:-}" \
     --generator "$GENERATOR" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
 until_done video
 # Text -> sound (Sounding Video Generator): the tokenizer, then the transformer, which writes both
