@@ -15,7 +15,6 @@ import numpy as np
 
 from livevis.errors import LivevisError
 
-EXTENSIONS = (".flac", ".wav", ".ogg", ".mp3")
 LEVEL_RMS = 0.1  # every excerpt is drawn at this RMS; the chain's gain step varies the level afterwards
 
 
@@ -24,25 +23,13 @@ class RealSoundBank:
 
     def __init__(self, root: str | Path, classes: list[str], sample_rate: int):
         from livevis.audio.decode import load_audio
+        from livevis.audio.labelled import find_recordings
 
-        root = Path(root)
-        if not root.is_dir():
-            raise LivevisError(f"real sounds: no such folder {root}")
-        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        unknown = [p.name for p in folders if p.name not in classes]
-        if unknown:
-            raise LivevisError(f"real sounds {root}: folder(s) {', '.join(unknown)} name no class of the dataset "
-                               f"(its classes: {', '.join(classes)})")
         self.by_class: dict[int, list[np.ndarray]] = {}
-        for folder in folders:
-            clips = []
-            for f in sorted(folder.iterdir()):
-                if f.is_file() and f.suffix.lower() in EXTENSIONS:
-                    x = load_audio(f, sample_rate)                                         # [n] mono
-                    if len(x) >= sample_rate // 10 and float(np.abs(x).max()) > 1e-4:     # skip blips and silence
-                        clips.append(x.astype(np.float32))
-            if clips:
-                self.by_class[classes.index(folder.name)] = clips
+        for f, label in find_recordings(root, classes, what="real sounds", owner="the dataset"):
+            x = load_audio(f, sample_rate)                                             # [n] mono
+            if len(x) >= sample_rate // 10 and float(np.abs(x).max()) > 1e-4:         # skip blips and silence
+                self.by_class.setdefault(label, []).append(x.astype(np.float32))
         if not self.by_class:
             raise LivevisError(f"real sounds {root}: no usable recordings in <class>/ folders")
 

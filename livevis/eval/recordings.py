@@ -16,29 +16,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from livevis.audio.labelled import EXTENSIONS, find_recordings  # noqa: F401 - this module's API too
 from livevis.errors import LivevisError
 from livevis.eval import generate, metrics
-
-EXTENSIONS = (".wav", ".ogg", ".mp3", ".flac")
 TRUNCATION = 0.7            # starting latents, as `livevis run` / `render`
 ANCHOR_LEAK = 0.02          # the live path's default leash
-
-
-def find_recordings(root: str | Path, classes: list[str]) -> list[tuple[Path, int]]:
-    """(file, class index) of every recording under root/<class>/, sorted; folder names must be classes."""
-    root = Path(root)
-    if not root.is_dir():
-        raise LivevisError(f"--recordings {root}: no such folder")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    unknown = [p.name for p in folders if p.name not in classes]
-    if unknown:
-        raise LivevisError(f"--recordings {root}: folder(s) {', '.join(unknown)} name no class of the model "
-                           f"(its classes: {', '.join(classes)})")
-    found = [(f, classes.index(d.name)) for d in folders for f in sorted(d.iterdir())
-             if f.is_file() and f.suffix.lower() in EXTENSIONS]
-    if not found:
-        raise LivevisError(f"--recordings {root}: no {'/'.join(e[1:] for e in EXTENSIONS)} files in <class>/ folders")
-    return found
 
 
 def evaluate_recordings(bundle, root: str | Path, predict: Callable[[torch.Tensor], np.ndarray], judge_name: str, *,
