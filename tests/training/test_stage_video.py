@@ -100,6 +100,39 @@ def test_audio_then_video_run_ends_in_a_bundle_that_renders(tiny_data, tiny_gene
     assert len(frames) == 15 and frames[0].shape[:2] == (32, 32)
 
 
+def test_a_frozen_trunk_keeps_what_the_audio_stage_learned(tiny_data, tiny_generator, tmp_path):
+    """encoder_trunk=frozen: the trunk, band statistics and embedding head (BatchNorm statistics too)
+    leave the video stage as the audio stage made them, through sample grids; the offset head learns."""
+    from safetensors.torch import load_file
+
+    from livevis.training.stages.audio import ENCODER_WEIGHTS
+
+    audio_run, video_run = tmp_path / "audio", tmp_path / "video"
+    code, err = train("audio", "--data", tiny_data, "--out", audio_run, "--preset", "tiny", "--steps", 3,
+                      "--set", "encoder.stats_width=16")
+    assert code == 0, err
+    code, err = train("video", "--data", tiny_data, "--out", video_run, "--preset", "tiny", "--steps", 4,
+                      "--generator", tiny_generator, "--init", audio_run, "--set", "sample_every=2",
+                      "--set", "encoder_trunk=frozen", "--ckpt-every", 1)
+    assert code == 0, err
+    before = load_file(str(audio_run / ENCODER_WEIGHTS))
+    after = load_bundle(video_run / "bundle").part("sound_encoder").state_dict()
+    trunk = [k for k in after if not k.startswith("offset_head.")]
+    assert any(k.startswith("stats.") for k in trunk) and any("running_mean" in k for k in trunk)
+    # the bundle holds fp16 weights: equal up to that rounding, and not moved by training
+    moved = [k for k in trunk if not torch.equal(after[k].float(), before[k].to(after[k].dtype).float())]
+    assert not moved, moved
+    first = torch.load(sorted((video_run / "checkpoints").glob("*.pt"))[0], weights_only=True)["models"]["sound_encoder"]
+    last = torch.load(sorted((video_run / "checkpoints").glob("*.pt"))[-1], weights_only=True)["models"]["sound_encoder"]
+    assert not torch.equal(first["offset_head.weight"], last["offset_head.weight"])
+
+
+def test_encoder_trunk_takes_train_or_frozen(tiny_data, tiny_generator, tmp_path):
+    code, err = train("video", "--data", tiny_data, "--out", tmp_path / "run", "--preset", "tiny", "--steps", 1,
+                      "--generator", tiny_generator, "--set", "encoder_trunk=thawed")
+    assert code != 0 and "encoder_trunk must be train or frozen" in err and "Traceback" not in err
+
+
 def _write_wav(path, samples: np.ndarray, sr: int) -> None:
     import wave
 
