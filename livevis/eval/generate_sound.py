@@ -110,8 +110,9 @@ def griffin_lim_of(audio: np.ndarray, fe, seed: int = 0) -> np.ndarray:
 # ---- the measurement ---------------------------------------------------------------------------------
 def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None = None, seed: int = 0,
                       fps: float = 10.0, device: str | torch.device = "cpu", use_judge: bool = True,
-                      progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Score `bundle`'s text -> sound -> video on the classes of the dataset at `data` (JSON-ready dict)."""
+                      progress: Callable[[str], None] | None = None, mode: str | None = None) -> dict[str, Any]:
+    """Score `bundle`'s text -> sound -> video on the classes of the dataset at `data` (JSON-ready dict).
+    mode: what drives the picture, as `livevis generate --mode` (default: the model's default mode)."""
     from livevis.control import live_params
     from livevis.eval.report import class_texts
     from livevis.eval.response import onset_per_frame
@@ -119,6 +120,7 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
     from livevis.models.text_sound import Segment, generate_sound
     from livevis.pipeline.modules import build_live_modules
     from livevis.pipeline.offline import scene_frames
+    from livevis.pipeline.scene import check_mode, default_mode
     from livevis.training.data import ClipDataset
 
     say = progress or (lambda _msg: None)
@@ -152,6 +154,8 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
         judge, judge_name = clf.fit(frames, labels, classes, seed=seed), "classifier"
 
     modules = build_live_modules(bundle, backend="eager", device=device)
+    mode = mode or default_mode(modules)
+    check_mode(mode, modules, bundle.clip is not None)
     bank = cached_sample_bank(bundle, device=modules.device)
     clip = bundle.clip
 
@@ -172,9 +176,8 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
             gen_feats.append(audio_clf.hidden(feats))
             sound_pred.append(audio_clf.predict_clip(feats))
             labels.append(c)
-            params = live_params()
-            params.set_many({"mode": "learned" if modules.encoder is not None and modules.recurrent_step is not None else "react",
-                             "seed": clip_seed, "prompt": text})
+            params = live_params(mode)  # the mode's own defaults, as `livevis generate` sets them
+            params.set_many({"seed": clip_seed, "prompt": text})
             imgs = []
             with torch.inference_mode():
                 for _k, _index, ws in scene_frames(modules, audio, fps=fps, params=params, bank=bank, text_embed=text_embed):
@@ -214,7 +217,7 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
                 "griffin_lim_floor": _finite(frechet_distance(torch.cat(gl_feats).numpy(), real_all))},
         "sound_accuracy_real_griffin_lim": gl_acc,
         "clip_tv": float(np.mean(clip_tv)),
-        "clips": len(labels), "seconds": seconds, "fps": fps,
+        "clips": len(labels), "seconds": seconds, "fps": fps, "mode": mode,
     }
 
 

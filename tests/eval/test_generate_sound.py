@@ -44,3 +44,25 @@ def test_the_measurement_runs_and_is_in_range(sound_bundle, tiny_data):
 def test_needs_a_text_to_sound_model(tiny_bundle, tiny_data):
     with pytest.raises(LivevisError, match="text-to-sound"):
         evaluate_generate(load_bundle(tiny_bundle), tiny_data)
+
+
+def test_the_picture_is_driven_as_livevis_generate_drives_it(sound_bundle, tiny_data, monkeypatch):
+    """The measured clips use the mode's own live defaults (MODE_DEFAULTS), as the command does; the
+    eval once drove them with the react-mode defaults under a learned mode label."""
+    import livevis.pipeline.offline as offline
+    from livevis.control.catalog import MODE_DEFAULTS
+
+    seen = []
+    real_scene_frames = offline.scene_frames
+
+    def spy(modules, audio, *, params, **kw):
+        seen.append({k: params[k] for k in ("mode", "seed", "prompt", *MODE_DEFAULTS["learned"])})
+        return real_scene_frames(modules, audio, params=params, **kw)
+
+    monkeypatch.setattr(offline, "scene_frames", spy)
+    result = evaluate_generate(load_bundle(sound_bundle), tiny_data, per_class=1, use_judge=False, mode="learned")
+    assert result["mode"] == "learned" and len(seen) == 9
+    for got in seen:
+        assert got["mode"] == "learned" and got["prompt"]
+        assert {k: got[k] for k in MODE_DEFAULTS["learned"]} == MODE_DEFAULTS["learned"]
+    assert len({got["seed"] for got in seen}) == 9
