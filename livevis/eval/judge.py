@@ -158,17 +158,18 @@ def fit(frames: torch.Tensor, labels: torch.Tensor, classes: list[str], settings
     batch = max(2, min(settings.batch, x_all.shape[0]))                       # BatchNorm needs two samples
     order, pos = torch.randperm(x_all.shape[0], generator=g), 0
     net.train()
-    for _ in range(settings.steps):
-        if pos + batch > order.numel():                                       # a new epoch
-            order, pos = torch.randperm(x_all.shape[0], generator=g), 0
-        idx = order[pos:pos + batch]
-        pos += batch
-        xb = augment(x_all[idx], settings.augment, g)                         # [b, 3, S, S]
-        loss = F.cross_entropy(net(xb), y_all[idx], label_smoothing=0.05)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+    with torch.enable_grad():  # callers may sit inside no_grad / inference_mode evaluations
+        for _ in range(settings.steps):
+            if pos + batch > order.numel():                                       # a new epoch
+                order, pos = torch.randperm(x_all.shape[0], generator=g), 0
+            idx = order[pos:pos + batch]
+            pos += batch
+            xb = augment(x_all[idx], settings.augment, g)                         # [b, 3, S, S]
+            loss = F.cross_entropy(net(xb), y_all[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
     net.eval()
     return Judge(net=net, classes=list(classes), settings=settings)
 

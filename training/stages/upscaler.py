@@ -10,7 +10,8 @@ All randomness comes from per-sample generators seeded by (seed, step, position)
 
 Outputs in the run folder: upscaler.json + upscaler.safetensors (the bundle part), eval.json with
 held-out PSNR against the true high-resolution frames (learned vs lanczos, bicubic, bilinear; clean
-area-downscaled inputs and degraded ones). `--bundle B` also writes the upscaler into bundle B
+area-downscaled inputs and degraded ones) and each method's Frechet distance to the true frames in the
+independent frame judge's features (`eval_frechet`). `--bundle B` also writes the upscaler into bundle B
 (atomically, the rest of the bundle unchanged).
 """
 
@@ -45,12 +46,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "steps": 20, "batch": 4, "seed": 0, "ckpt_every": 5, "patch": 32,
         "model": {"scale": 2, "channels": 8, "num_conv": 2},
-        "lr": 2e-3, "warmup": 2, "edge_weight": 0.5, "degrade": DEGRADE, "eval_frames": 2, "bundle": None,
+        "lr": 2e-3, "warmup": 2, "edge_weight": 0.5, "degrade": DEGRADE, "eval_frames": 2, "eval_frechet": True, "bundle": None,
     },
     "default": {
         "steps": 3000, "batch": 16, "seed": 0, "ckpt_every": 250, "patch": 128,
         "model": {"scale": 4, "channels": 16, "num_conv": 4},  # = models/configs/upscaler-live.json
-        "lr": 1e-3, "warmup": 100, "edge_weight": 0.5, "degrade": DEGRADE, "eval_frames": 4, "bundle": None,
+        "lr": 1e-3, "warmup": 100, "edge_weight": 0.5, "degrade": DEGRADE, "eval_frames": 4, "eval_frechet": True, "bundle": None,
     },
 }
 
@@ -200,10 +201,14 @@ def train(args, run, dist) -> Path:
     if not dist.is_main:
         return run.dir / RECORD_NAME
     model = model.cpu()
-    metrics = evaluate(model, cfg["data"], int(cfg["eval_frames"]), cfg["degrade"], seed)
+    metrics = evaluate(model, cfg["data"], int(cfg["eval_frames"]), cfg["degrade"], seed,
+                       frechet=bool(cfg.get("eval_frechet", True)))
     if metrics:
         print("livevis train upscaler: held-out PSNR " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()
                                                                   if k.startswith("psnr")), file=sys.stderr)
+        if "frechet_degraded_learned" in metrics:
+            print("livevis train upscaler: judge Frechet distance to the true frames " + ", ".join(
+                f"{k[8:]} {v:.3f}" for k, v in metrics.items() if k.startswith("frechet")), file=sys.stderr)
     with atomic_open(run.dir / "eval.json", "w") as f:
         json.dump(metrics, f, indent=1)
         f.write("\n")
@@ -274,21 +279,26 @@ def classic_upscale(lr: np.ndarray, size: tuple[int, int], method: str) -> np.nd
 
 
 @torch.no_grad()
-def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any], seed: int) -> dict[str, float]:
+def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any], seed: int,
+             frechet: bool = True) -> dict[str, float]:
     """Held-out PSNR against the true frames: the learned upscaler and classic filters from the same
     low-resolution input, clean (area downscale, as a generator trained at that size renders) and
-    degraded (fixed seeds)."""
+    degraded (fixed seeds). With `frechet`, also the Frechet distance of each method's frames to the
+    true ones in the features of the independent frame judge (livevis.eval.judge), trained at full
+    resolution on the dataset's train split only: sharpness as a classifier of the scenes sees it."""
     val = common.held_out(data, "upscaler")
     if val is None:
         return {}
     s = model.scale
     sums: dict[str, list[float]] = {}
+    images: dict[str, list[np.ndarray]] = {"true": []}
     for i in range(len(val)):
         frames = val[i]["frames"]
         T, size = frames.shape[0], frames.shape[-1] - frames.shape[-1] % s
         for j, k in enumerate(torch.linspace(0, T - 1, min(frames_per_clip, T)).round().long().tolist()):
             hr = common.frames_to_float(frames[k, :, :size, :size])          # [3, size, size]
             target = _to_uint8(hr)
+            images["true"].append(target)
             gen = common.sample_generators(seed + 1, i, 1, stream=j)[0]
             for kind, lr in (("clean", downscale(hr, s, "area")), ("degraded", degrade(hr, s, gen, d))):
                 lr8 = _to_uint8(lr)
@@ -298,6 +308,28 @@ def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any]
                     outs[method] = classic_upscale(lr8, (size, size), method)
                 for method, out in outs.items():
                     sums.setdefault(f"psnr_{kind}_{method}", []).append(psnr(out, target))
+                    images.setdefault(f"{kind}_{method}", []).append(out)
     metrics = {k: float(np.mean(v)) for k, v in sums.items()}
+    if frechet:
+        metrics.update(judge_frechet(data, images))
     metrics["val_frames"] = float(len(sums["psnr_clean_learned"]))
     return metrics
+
+
+def judge_frechet(data: str, images: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """{"frechet_<kind>_<method>": distance to images["true"]} in the judge's feature space; the judge
+    sees the frames at the dataset's own size (no downsampling that would hide the difference)."""
+    from dataclasses import replace
+
+    from livevis.eval.judge import JudgeSettings, frechet_distance, trained_judge
+
+    train_set = ClipDataset(data, "train")
+    judge = trained_judge(train_set, replace(JudgeSettings(), size=int(train_set.size)))
+
+    def feats(batch: list[np.ndarray]) -> np.ndarray:
+        x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float() / 127.5 - 1.0   # [N, 3, H, W]
+        return judge.features(x).numpy()
+
+    true = feats(images["true"])
+    return {f"frechet_{name}": float(frechet_distance(feats(batch), true))
+            for name, batch in images.items() if name != "true"}
