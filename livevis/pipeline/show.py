@@ -141,7 +141,7 @@ class LiveShow:
                 # The program frame (output size, post effects, no overlay unless asked), audio muxed.
                 # The input's own audio: a file's rate and channels, the microphone's device rate.
                 self.recorder = Recorder(self.opt.record, out_w, out_h, self.opt.fps, self.source.program_rate,
-                                         channels=self.source.program_channels)
+                                         channels=self.source.program_channels, fragmented=True)
                 stack.callback(self.recorder.close)
             if self.sinks is not None:
                 self.sinks.open(out_w, out_h, self.opt.fps)

@@ -8,6 +8,11 @@ Timing comes from counts, not clocks: video frame n has pts n at 1/fps, audio sa
 it, and at close() it is padded with silence or trimmed to the video's duration. The file is written
 to a temporary sibling and renamed into place by close() (also on Ctrl-C / SIGTERM via finally or
 `with`), so the target path is either absent or a complete, playable file.
+
+Live recordings (`fragmented=True`, what `run --record` uses) are fragmented MP4: FFmpeg's mov muxer
+otherwise keeps every sample's index entry in memory until close (0.33 MB per recorded minute, about
+20 MB an hour, measured), while fragments flush it at each keyframe. Players and PyAV read them as
+usual; the stream header's frame count is 0 (decode to count). Renders stay plain MP4 for editors.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from livevis.util.atomic import atomic_path
 
 VIDEO_CODEC = "libx264"  # PyAV's bundled FFmpeg has libx264 and the native aac encoder
 AUDIO_CODEC = "aac"
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}  # index flushed per fragment
 
 
 class Recorder:
@@ -47,6 +53,7 @@ class Recorder:
         audio_bitrate: int | None = None,  # AAC bits/s; None: 128k mono, 192k stereo
         crf: int = 20,           # x264 quality (lower: better, bigger)
         preset: str = "veryfast",  # x264 speed/size trade-off; fast enough for live use
+        fragmented: bool = False,  # fragmented MP4: bounded muxer memory for long live recordings
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise LivevisError(f"recording size must be positive and even for yuv420p, got {width}x{height}")
@@ -71,7 +78,8 @@ class Recorder:
         self._stack = contextlib.ExitStack()
         try:
             self._tmp = self._stack.enter_context(atomic_path(self.path))
-            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+            self._container = av.open(str(self._tmp), mode="w", format="mp4",
+                                      options=dict(FRAGMENTED_MP4) if fragmented else {})
         except OSError as exc:
             self._stack.close()
             raise LivevisError(f"cannot write recording {self.path}: {exc.strerror or exc}") from None

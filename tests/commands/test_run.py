@@ -41,6 +41,7 @@ def test_headless_file_run_records_video_with_the_input_audio(tiny_bundle, tmp_p
     assert "UNTRAINED STAND-IN" in proc.stderr  # the model says what it is at start-up
     frames = _check_recording(out, 3.0, tone_hz=440.0)
     assert frames.std() > 1.0  # a picture, not a constant
+    assert b"moof" in out.read_bytes()  # fragmented MP4: a long show's muxer index stays bounded
 
 
 @pytest.mark.pulse

@@ -43,10 +43,11 @@ def _dominant_hz(samples: np.ndarray) -> float:
     return float(np.argmax(spectrum) * SR / len(samples))
 
 
-def test_two_seconds_with_a_tone_decode_in_sync(tmp_path):
+@pytest.mark.parametrize("fragmented", [False, True])
+def test_two_seconds_with_a_tone_decode_in_sync(tmp_path, fragmented):
     out = tmp_path / "clip.mp4"
     fps, seconds = 30, 2
-    with Recorder(out, 128, 96, fps, SR) as rec:
+    with Recorder(out, 128, 96, fps, SR, fragmented=fragmented) as rec:
         for i in range(fps * seconds):
             rgb = np.zeros((96, 128, 3), np.uint8)
             rgb[:, (4 * i) % 128] = 255  # a moving bar
@@ -63,6 +64,8 @@ def test_two_seconds_with_a_tone_decode_in_sync(tmp_path):
     assert abs(audio_seconds - seconds) < 0.05  # trimmed/padded to the video (+ AAC priming)
     assert abs(_dominant_hz(info["audio"]) - 440.0) <= 5.0
     assert not list(tmp_path.glob(".*tmp*"))
+    # live recordings are fragmented MP4 (the muxer's index is flushed per fragment), renders are not
+    assert (b"moof" in out.read_bytes()) == fragmented
 
 
 def test_short_audio_is_padded_and_long_audio_trimmed(tmp_path):

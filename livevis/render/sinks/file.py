@@ -2,7 +2,8 @@
 
 A sink like the others (same worker, newest-only slot, drops counted), so it doubles as the stand-in
 for device sinks where there is no device (CI). Frames are timed by when they were sent, so the
-file's duration is the show's even when frames were dropped. Written atomically (whole or absent).
+file's duration is the show's even when frames were dropped. Written atomically (whole or absent);
+.mp4 and .mov as fragmented MP4, so a long show does not grow the muxer's in-memory index.
 No extra, no licence beyond PyAV's (BSD) and its bundled FFmpeg.
 """
 
@@ -40,12 +41,15 @@ class FileSink(Sink):
     def _open_device(self, width: int, height: int, fps: float) -> None:
         import av
 
+        from livevis.render.recorder import FRAGMENTED_MP4
+
         if width % 2 or height % 2:
             raise LivevisError(f"output {self.spec}: H.264 needs an even size, got {width}x{height}")
         stack = contextlib.ExitStack()
         try:
             tmp = stack.enter_context(atomic_path(self.path))
-            container = av.open(str(tmp), mode="w", format=FORMATS[self.path.suffix.lower()])
+            fmt = FORMATS[self.path.suffix.lower()]
+            container = av.open(str(tmp), mode="w", format=fmt, options=dict(FRAGMENTED_MP4) if fmt != "matroska" else {})
         except OSError as exc:
             stack.close()
             raise LivevisError(f"output {self.spec}: cannot write: {exc.strerror or exc}") from None
