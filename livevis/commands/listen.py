@@ -74,6 +74,11 @@ class _Analysis:
         return feats.bpm, feats.beat_phase, onset
 
 
+def json_phase(beat: float) -> float:
+    """A beat phase in [0, 1) to 3 decimals: 0.9996 rounds to 1.0, which is the next beat's 0.0."""
+    return round(beat, 3) % 1.0
+
+
 def _reading(source, start: float, analysis: _Analysis | None = None) -> dict:
     from livevis.audio.meter import peak_hz, rms_db
 
@@ -90,7 +95,7 @@ def _reading(source, start: float, analysis: _Analysis | None = None) -> dict:
         "overflows": status.overflows,
         "message": status.message,
         "bpm": None if bpm is None else round(bpm, 2),
-        "beat": round(beat, 3),
+        "beat": json_phase(beat),
         "onset": onset,
     }
 

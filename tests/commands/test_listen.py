@@ -188,3 +188,10 @@ def test_listen_unknown_synth_kind():
 def test_listen_unknown_device(pulse_rig):
     _assert_one_line_error(_listen("--device", "no-such-interface", "--seconds", "1"), "no audio input device")
     _assert_one_line_error(_listen("--device", "987", "--seconds", "1"), "index 987")
+
+
+@pytest.mark.parametrize("beat, shown", [(0.0, 0.0), (0.4567, 0.457), (0.9994, 0.999), (0.9996, 0.0)])
+def test_the_beat_phase_in_json_stays_below_one(beat, shown):
+    from livevis.commands.listen import json_phase
+
+    assert json_phase(beat) == pytest.approx(shown) and 0.0 <= json_phase(beat) < 1.0
