@@ -119,7 +119,7 @@ def test_a_frozen_trunk_keeps_what_the_audio_stage_learned(tiny_data, tiny_gener
     after = load_bundle(video_run / "bundle").part("sound_encoder").state_dict()
     trunk = [k for k in after if not k.startswith("offset_head.")]
     assert any(k.startswith("stats.") for k in trunk) and any("running_mean" in k for k in trunk)
-    # the bundle holds fp16 weights: equal up to that rounding, and not moved by training
+    # compared in the bundle's weight dtype (an fp16 bundle rounds them): not moved by training
     moved = [k for k in trunk if not torch.equal(after[k].float(), before[k].to(after[k].dtype).float())]
     assert not moved, moved
     first = torch.load(sorted((video_run / "checkpoints").glob("*.pt"))[0], weights_only=True)["models"]["sound_encoder"]
