@@ -8,19 +8,6 @@ from livevis.control.hub import ControlHub
 from livevis.control.presets import PresetStore
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "soak: long reliability runs (e.g. 30 s of 1,000 OSC messages/s); -m soak")
-
-
-def pytest_collection_modifyitems(config, items):
-    if "soak" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="soak run: select it with -m soak")
-    for item in items:
-        if "soak" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(autouse=True)
 def config_home(tmp_path, monkeypatch):
     home = tmp_path / "config"
