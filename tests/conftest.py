@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 # Tests never touch the user's cache or download anything.
 os.environ.setdefault("LIVEVIS_CACHE_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "livevis-test-cache"))
 
@@ -12,8 +14,6 @@ def pytest_collection_modifyitems(config, items):
     tests/soak/) runs with the rest of the suite."""
     if "soak" in (config.getoption("markexpr") or ""):
         return
-    import pytest
-
     skip = pytest.mark.skip(reason="long soak run: only with -m soak")
     for item in items:
         if item.get_closest_marker("soak") is not None:

@@ -19,6 +19,7 @@ import torch
 from livevis.audio.labelled import EXTENSIONS, find_recordings  # noqa: F401 - this module's API too
 from livevis.errors import LivevisError
 from livevis.eval import generate, metrics
+
 TRUNCATION = 0.7            # starting latents, as `livevis run` / `render`
 ANCHOR_LEAK = 0.02          # the live path's default leash
 

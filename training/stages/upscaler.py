@@ -291,14 +291,15 @@ def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any]
         return {}
     s = model.scale
     sums: dict[str, list[float]] = {}
-    images: dict[str, list[np.ndarray]] = {"true": []}
+    images: dict[str, list[np.ndarray]] = {"true": []}  # kept only for the Frechet distances
     for i in range(len(val)):
         frames = val[i]["frames"]
         T, size = frames.shape[0], frames.shape[-1] - frames.shape[-1] % s
         for j, k in enumerate(torch.linspace(0, T - 1, min(frames_per_clip, T)).round().long().tolist()):
             hr = common.frames_to_float(frames[k, :, :size, :size])          # [3, size, size]
             target = _to_uint8(hr)
-            images["true"].append(target)
+            if frechet:
+                images["true"].append(target)
             gen = common.sample_generators(seed + 1, i, 1, stream=j)[0]
             for kind, lr in (("clean", downscale(hr, s, "area")), ("degraded", degrade(hr, s, gen, d))):
                 lr8 = _to_uint8(lr)
@@ -308,7 +309,8 @@ def evaluate(model: Upscaler, data: str, frames_per_clip: int, d: dict[str, Any]
                     outs[method] = classic_upscale(lr8, (size, size), method)
                 for method, out in outs.items():
                     sums.setdefault(f"psnr_{kind}_{method}", []).append(psnr(out, target))
-                    images.setdefault(f"{kind}_{method}", []).append(out)
+                    if frechet:
+                        images.setdefault(f"{kind}_{method}", []).append(out)
     metrics = {k: float(np.mean(v)) for k, v in sums.items()}
     if frechet:
         metrics.update(judge_frechet(data, images))
