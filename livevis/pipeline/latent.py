@@ -50,6 +50,9 @@ class LatentDriver:
         smoothing:      seconds: time constant of the causal approach to the newest keyframe (0: show
                         it at once); None: the legacy look-back interpolation over one step.
         sample_rate:    audio rate, to turn `smoothing` into samples.
+        sound_scene:    SoundScene (livevis.pipeline.sound_scene) or None: every keyframe also moves the
+                        shown latent toward the scene of the heard class; the recurrent state itself
+                        stays on its own path around the anchor.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class LatentDriver:
         max_catchup: int | None = 1,
         smoothing: float | None = 0.04,
         sample_rate: int = 16000,
+        sound_scene=None,
     ):
         assert step_samples > 0 and window_samples > 0
         assert 0.0 <= anchor_leak < 1.0
@@ -83,11 +87,16 @@ class LatentDriver:
         self._window = torch.zeros(self.window_samples, dtype=torch.float32, device=self.device)
         self.info = KeyframeInfo()
         self._anchor: torch.Tensor | None = None
+        self.sound_scene = sound_scene
 
-    def reset(self, ws_anchor: torch.Tensor, audio_index: int = 0) -> None:
-        """Start (or restart, on a new seed) from the anchor latent ws_anchor [1, num_ws, w_dim]."""
+    def reset(self, ws_anchor: torch.Tensor, audio_index: int = 0, pick: int = 0) -> None:
+        """Start (or restart, on a new seed) from the anchor latent ws_anchor [1, num_ws, w_dim];
+        `pick` chooses the sound scene's latent of each class (the seed)."""
         assert ws_anchor.ndim == 3 and ws_anchor.shape[0] == 1, f"ws_anchor must be [1, num_ws, w_dim], got {tuple(ws_anchor.shape)}"
         self._anchor = ws_anchor.detach().to(self.device, torch.float32).clone()
+        self._state = self._anchor.clone()  # [1, num_ws, w_dim] the recurrent blocks' own latent
+        if self.sound_scene is not None:
+            self.sound_scene.reset(self._anchor, pick)
         self._prev = self._anchor.clone()  # [1, num_ws, w_dim] keyframe before the newest
         self._cur = self._anchor.clone()  # [1, num_ws, w_dim] newest keyframe
         self._out = self._anchor.clone()  # [1, num_ws, w_dim] interpolated ws handed out (reused)
@@ -108,11 +117,14 @@ class LatentDriver:
         self._window.copy_(torch.from_numpy(samples))
         mel = self.mel(self._window)  # [1, n_mels, frames]
         embedding, offset = self.encoder(mel)  # [1, D], [1, num_ws, w_dim]
-        ws_next, hidden_next = self.recurrent_step(self._cur, self._hidden, offset)
+        ws_next, hidden_next = self.recurrent_step(self._state, self._hidden, offset)
         if self.anchor_leak > 0:
             ws_next = torch.lerp(ws_next, self._anchor, self.anchor_leak)
+        self._state.copy_(ws_next)
         self._prev.copy_(self._cur)
         self._cur.copy_(ws_next)
+        if self.sound_scene is not None:
+            self._cur.add_(self.sound_scene.update(mel, self.step_samples / self.sample_rate, self._state))
         self._hidden.copy_(hidden_next)
         self._cur_index = int(end_index)
         self.info = KeyframeInfo(audio_index=int(end_index), embedding=embedding, offset_norm=float(offset.abs().mean()))
@@ -141,8 +153,10 @@ class LatentDriver:
             alpha = min(max((audio_index - self._cur_index) / self.step_samples, 0.0), 1.0)
             torch.lerp(self._prev, self._cur, alpha, out=self._out)
         else:
-            # Time spent approaching the newest keyframe since the last call (not before it existed).
-            elapsed = max(audio_index - max(self._shown_index, self._cur_index), 0) / self.sample_rate
+            # Time since the previous frame, spent approaching the newest keyframe. (Counting only the
+            # time since the keyframe existed froze the picture whenever frames fell on keyframe
+            # instants, as when rendering at the step rate: every keyframe was 0 s old when shown.)
+            elapsed = max(audio_index - self._shown_index, 0) / self.sample_rate
             alpha = 1.0 if self.smoothing <= 0 else 1.0 - math.exp(-elapsed * max(catchup, 1.0) / self.smoothing)
             self._out.lerp_(self._cur, alpha)
         self._shown_index = max(self._shown_index, int(audio_index))

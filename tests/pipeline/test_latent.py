@@ -93,14 +93,24 @@ def test_causal_smoothing_approaches_the_newest_keyframe():
     parts = FakeParts()
     d = make_driver(parts, smoothing=0.05)  # 50 samples at 1 kHz
     reader = array_window_reader(np.ones(1000, dtype=np.float32), WINDOW)
-    d.advance(99, reader)
+    assert d.advance(99, reader)[0, 0, 0].item() == pytest.approx(0.0)  # before the first keyframe: the anchor
     k1 = 100 / WINDOW
-    assert d.advance(100, reader)[0, 0, 0].item() == pytest.approx(0.0)  # the keyframe exists from here on
-    assert d.advance(150, reader)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-1.0)), rel=1e-5)
+    # the keyframe exists from sample 100 on; the picture approaches it for the time since the last frame
+    assert d.advance(100, reader)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-1 / 50)), rel=1e-5)
+    assert d.advance(150, reader)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-51 / 50)), rel=1e-5)
     fast = make_driver(FakeParts(), smoothing=0.05)
-    fast.advance(100, reader)
-    # catchup 4 (an onset): four times faster over the same 25 samples
-    assert fast.advance(125, reader, 4.0)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-2.0)), rel=1e-5)
+    fast.advance(100, reader)                       # 100 samples toward k1: exp(-2) of the gap left
+    # catchup 4 (an onset): four times faster over the next 25 samples, exp(-2) of that gap left
+    assert fast.advance(125, reader, 4.0)[0, 0, 0].item() == pytest.approx(k1 * (1 - np.exp(-4.0)), rel=1e-5)
+
+
+def test_frames_on_keyframe_instants_still_move():
+    """Rendering at the step rate puts every frame on a keyframe's first sample: the picture must still
+    approach each new keyframe (it used to stay on the anchor for the whole render)."""
+    d = make_driver(FakeParts(), smoothing=0.05)
+    reader = array_window_reader(np.ones(1000, dtype=np.float32), WINDOW)
+    shown = [d.advance(index, reader)[0, 0, 0].item() for index in range(0, 1000, 100)]
+    assert shown[0] == 0.0 and all(b > a for a, b in zip(shown[1:], shown[2:])), shown
 
 
 def test_legacy_interpolates_between_keyframes():
