@@ -7,7 +7,7 @@ checked tensor by tensor (names and shapes) before they are copied in.
 
     config.json = {"format": "livevis-bundle", "version": 1, "name", "description",
                    "generator": {"arch", "config"}, "sound_encoder"?, "recurrent"?,
-                   "image_discriminator"?, "video_discriminator"?, "upscaler"?, "sound_tokenizer"?, "text_sound"?, "clip"?,
+                   "image_discriminator"?, "video_discriminator"?, "upscaler"?, "sound_tokenizer"?, "text_sound"?, "sound_classes"?, "clip"?,
                    "audio": {...}, "classes": [{"name", "prompt"}], "weights_dtype", "provenance"}
 """
 
@@ -49,6 +49,7 @@ MODULE_PARTS: dict[str, tuple[str, ...]] = {
     "upscaler": ("upscaler",),  # optional: the output stage's learned upscaler (older bundles have none)
     "sound_tokenizer": ("sound_tokenizer",),  # optional: `livevis generate` (text -> sound); older bundles have none
     "text_sound": ("text_sound",),
+    "sound_classes": ("sound_classes",),  # optional: the sound's class and its scenes in W (learned mode)
 }
 PARTS = (*MODULE_PARTS, "clip")
 _TOP_LEVEL = {"format", "version", "name", "description", *PARTS, "audio", "classes", "weights_dtype", "provenance"}
@@ -112,6 +113,7 @@ class Bundle:
     upscaler: nn.Module | None = None
     sound_tokenizer: nn.Module | None = None
     text_sound: nn.Module | None = None
+    sound_classes: nn.Module | None = None
     path: Path | None = None
 
     @classmethod

@@ -25,6 +25,7 @@ ARCHITECTURES: dict[str, tuple[str, str, str]] = {
     "upscaler": ("livevis.models.upscaler", "UpscalerConfig", "Upscaler"),
     "sound_tokenizer": ("livevis.models.sound_tokenizer", "SoundTokenizerConfig", "SoundTokenizer"),
     "text_sound": ("livevis.models.text_sound", "TextSoundConfig", "TextSound"),
+    "sound_classes": ("livevis.models.sound_classes", "SoundClassesConfig", "SoundClasses"),
 }
 
 PRESET_DIR = Path(__file__).parent / "configs"

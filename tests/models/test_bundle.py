@@ -80,7 +80,7 @@ def test_every_part_round_trips(tmp_path):
     assert (clip_before - clip_after).abs().max() < 2e-2
     text = ["a photo of rain"]
     assert (original.clip.encode_text(text) - loaded.clip.encode_text(text)).abs().max() < 2e-2
-    for part in ("image_discriminator", "video_discriminator"):
+    for part in ("image_discriminator", "video_discriminator", "sound_classes"):
         a, b = getattr(original, part).state_dict(), getattr(loaded, part).state_dict()
         assert a.keys() == b.keys()
         for key in a:

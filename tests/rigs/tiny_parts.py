@@ -78,4 +78,16 @@ def full_bundle(seed: int = 0) -> Bundle:
     config.update(vocab=32, text_dim=16)
     b.text_sound = factory.build(arch, config).eval()
     b.upscaler = factory.build(*factory.load_preset("upscaler-tiny")).eval()
+    b.sound_classes = tiny_sound_classes(b.generator)
     return b
+
+
+def tiny_sound_classes(generator, seed: int = 0, scenes_per_class: int = 2) -> torch.nn.Module:
+    """A sound class model for TINY_AUDIO and the bundle's two classes, with random scene latents."""
+    torch.manual_seed(seed)
+    model = factory.build("sound_classes", dict(n_mels=TINY_AUDIO.n_mels, num_frames=TINY_AUDIO.frames, num_classes=2,
+                                                hidden=8, w_dim=generator.w_dim, scenes_per_class=scenes_per_class))
+    with torch.no_grad():
+        model.scenes.copy_(generator.mapping(torch.randn(2 * scenes_per_class, generator.z_dim))[:, 0]
+                           .reshape(2, scenes_per_class, -1))
+    return model.eval()
