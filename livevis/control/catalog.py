@@ -33,6 +33,11 @@ PARAMS: tuple[Param, ...] = (
     Param("truncation", "float", 0.7, "truncation psi of new latents (lower: tamer, higher: wilder)", 0.0, 1.5, group="scene"),
     Param("anchor_leash", "float", 0.02, "learned: pull per step back toward the starting latent (keeps long shows on the manifold)", 0.0, 0.5, group="scene"),
     Param("learned_smoothing", "float", 0.04, "learned: causal smoothing toward the newest keyframe", 0.0, 1.0, "s", group="scene"),
+    Param("sound_scene", "float", 1.0, "learned, bundles with a sound class model: how far the scene moves to the heard "
+          "class's pictures (0: the seed's or prompt's scene stays)", 0.0, 1.0, group="scene"),
+    Param("sound_scene_smoothing", "float", 0.25, "learned: time over which the heard class is averaged", 0.0, 10.0, "s", group="scene"),
+    Param("sound_scene_motion", "float", 1.0, "learned: depth of the sound model's own (fast) motion around the heard class's scene",
+          0.0, 4.0, group="scene"),
     Param("learned_onset_catchup", "float", 0.0, "learned: how much faster the scene catches up with the sound model on onsets", 0.0, 32.0, group="scene"),
     Param("glide", "float", 1.0, "retrieve and prompt changes: time to glide to the new scene latent", 0.05, 10.0, "s", group="scene"),
     Param("crossfade", "float", 2.0, "crossfade time of presets, seeds and prompts", 0.0, 64.0, group="scene"),

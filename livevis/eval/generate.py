@@ -36,13 +36,18 @@ def initial_latent(modules: LiveModules, seed: int, truncation_psi: float) -> to
 
 @torch.inference_mode()
 def sound_trajectory(modules: LiveModules, audio: np.ndarray, steps: int, ws0: torch.Tensor,
-                     anchor_leak: float = 0.02) -> Trajectory:
-    """The live path on `audio` (float32 [N] at the bundle's rate) for `steps` keyframes."""
+                     anchor_leak: float = 0.02, pick: int = 0, params=None) -> Trajectory:
+    """The live path on `audio` (float32 [N] at the bundle's rate) for `steps` keyframes. With a sound
+    class model in the bundle it moves to the heard class's scene as the live path does (settings from
+    `params`, default the live parameters' defaults), `pick` choosing each class's scene as the seed does."""
+    from livevis.pipeline.scene import sound_scene_of
+
+    scene = sound_scene_of(modules, params)
     driver = LatentDriver(mel=modules.mel, encoder=modules.encoder, recurrent_step=modules.recurrent_step,
                           hidden_init=modules.hidden_init, window_samples=modules.window_samples,
                           step_samples=modules.step_samples, device=modules.device, anchor_leak=anchor_leak,
-                          max_catchup=None)
-    driver.reset(ws0, 0)
+                          max_catchup=None, sound_scene=scene)
+    driver.reset(ws0, 0, pick=pick)
     reader = array_window_reader(audio, modules.window_samples)
     ws, emb = [], []
     for t in range(steps):
@@ -123,9 +128,10 @@ class ModeTrajectories:
 
             self.bank = cached_sample_bank(bundle, device=modules.device, progress=progress)
 
-    def __call__(self, audio: np.ndarray, steps: int, ws0: torch.Tensor, anchor_leak: float) -> Trajectory:
+    def __call__(self, audio: np.ndarray, steps: int, ws0: torch.Tensor, anchor_leak: float, pick: int = 0) -> Trajectory:
+        """`pick`: the start's seed, which picks each class's scene in the learned mode as `--seed` does live."""
         if self.mode == "learned":
-            return sound_trajectory(self.modules, audio, steps, ws0, anchor_leak)
+            return sound_trajectory(self.modules, audio, steps, ws0, anchor_leak, pick=pick)
         from livevis.control import live_params
 
         params = live_params(self.mode)

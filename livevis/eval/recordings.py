@@ -52,8 +52,9 @@ def evaluate_recordings(bundle, root: str | Path, predict: Callable[[torch.Tenso
             continue
         say(f"generating from recording {n + 1}/{len(files)}")
         for s in range(seeds):
-            ws0 = generate.initial_latent(modules, seed * 100003 + s, TRUNCATION)
-            runs.append((path, label, ws0, trajectory(audio, steps, ws0, ANCHOR_LEAK)))
+            start = seed * 100003 + s
+            ws0 = generate.initial_latent(modules, start, TRUNCATION)
+            runs.append((path, label, ws0, trajectory(audio, steps, ws0, ANCHOR_LEAK, pick=start)))
     if not runs:
         raise LivevisError(f"--recordings {root}: every recording is shorter than two steps of the model")
     step_size = generate.mean_step([r[3] for r in runs], [r[2] for r in runs])

@@ -114,8 +114,9 @@ def evaluate(bundle, data: str | Path, *, clips: int | None = None, seed: int = 
     for n, i in enumerate(chosen):
         say(f"generating from clip {n + 1}/{len(chosen)}")
         item = val[i]
-        ws0 = generate.initial_latent(modules, seed * 100003 + i, TRUNCATION)
-        sound.append(trajectory(item["audio"].numpy(), steps, ws0, ANCHOR_LEAK))
+        start = seed * 100003 + i
+        ws0 = generate.initial_latent(modules, start, TRUNCATION)
+        sound.append(trajectory(item["audio"].numpy(), steps, ws0, ANCHOR_LEAK, pick=start))
         starts.append(ws0)
         items.append(item)
     step_size = generate.mean_step(sound, starts)

@@ -33,6 +33,9 @@ class LiveModules:
     # [3] StyleGAN2 noise gains per layer group (coarse, mid, fine), read by `synthesis` on every call
     # and written in place by the scene driver; None when the generator has no noise inputs.
     noise_gains: torch.Tensor | None = None
+    # SoundClasses on `device` (eager: a tiny MLP) -- the sound's class and its scenes in W -- or None
+    # for bundles without one (livevis.pipeline.sound_scene).
+    sound_classes: torch.nn.Module | None = None
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -150,6 +153,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
         device=device,
         backends=chosen,
         noise_gains=noise_gains,
+        sound_classes=bundle.sound_classes.to(device).eval() if getattr(bundle, "sound_classes", None) is not None else None,
     )
 
 

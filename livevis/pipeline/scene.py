@@ -3,7 +3,8 @@
 
 Modes (the `mode` live parameter):
 - learned:  the bundle's sound model (encoder + recurrent blocks, keyframes at its step rate, newest
-            keyframe shown at once, smoothed causally), with the reactive pulses on top;
+            keyframe shown at once, smoothed causally), moved to the heard class's scene when the
+            bundle has a sound class model (livevis.pipeline.sound_scene), with the reactive pulses on top;
 - react:    training-free, any generator: a loop of keyframe latents travelled at the music's pace
             plus onset pulses (livevis.pipeline.reactive_layer);
 - retrieve: the sound encoder's CLIP-space embedding picks the nearest samples of a bank of the
@@ -25,6 +26,7 @@ from livevis.pipeline.initial import latent_from_seed
 from livevis.pipeline.keyframe_path import KeyframePath
 from livevis.pipeline.latent import LatentDriver, WindowReader
 from livevis.pipeline.reactive_layer import ReactiveLayer, w_stats
+from livevis.pipeline.sound_scene import SoundScene
 
 MODES = ("learned", "react", "retrieve")
 CHROMA_SEED_OFFSET = 7919
@@ -53,6 +55,28 @@ def check_mode(mode: str, modules, has_clip: bool) -> None:
                            "this model has a generator only: use --mode react")
     if mode == "retrieve" and (modules.encoder is None or not has_clip):
         raise LivevisError("--mode retrieve needs a bundle with a sound encoder and a CLIP model; use --mode react")
+
+
+SOUND_SCENE_PARAMS = {"sound_scene": "strength", "sound_scene_smoothing": "smoothing", "sound_scene_motion": "motion"}
+
+
+def sound_scene_of(modules, params: Mapping | None = None) -> SoundScene | None:
+    """The learned mode's scene-from-sound when the bundle has a sound class model (else None), set
+    from live parameters (`params`; default: the catalog's defaults)."""
+    if modules.sound_classes is None:
+        return None
+    scene = SoundScene(modules.sound_classes, modules.num_ws)
+    apply_sound_scene_params(scene, params)
+    return scene
+
+
+def apply_sound_scene_params(scene: SoundScene, params: Mapping | None = None) -> None:
+    if params is None:
+        from livevis.control.catalog import PARAMS
+
+        params = {p.name: p.default for p in PARAMS}
+    for name, attr in SOUND_SCENE_PARAMS.items():
+        setattr(scene, attr, float(params[name]))
 
 
 def _smoothstep(x: float) -> float:
@@ -91,7 +115,8 @@ class SceneDriver:
             self.learned = LatentDriver(mel=modules.mel, encoder=modules.encoder, recurrent_step=modules.recurrent_step,
                                         hidden_init=modules.hidden_init, window_samples=modules.window_samples,
                                         step_samples=modules.step_samples, device=modules.device,
-                                        max_catchup=max_catchup, sample_rate=self.sample_rate)
+                                        max_catchup=max_catchup, sample_rate=self.sample_rate,
+                                        sound_scene=sound_scene_of(modules))
         shape = (1, modules.num_ws, modules.w_dim)
         self.out = torch.zeros(shape, device=modules.device)  # [1, num_ws, w_dim] handed out (reused)
         self._path_ws = torch.zeros(shape, device=modules.device)
@@ -150,9 +175,14 @@ class SceneDriver:
         self._target = None
         self._next_embed = (int(index) // self.m.step_samples + 1) * self.m.step_samples
         if self.learned is not None:
-            self.learned.reset(anchor, index)
-            self.learned.anchor_leak = float(p["anchor_leash"])
-            self.learned.smoothing = float(p["learned_smoothing"])
+            self._learned_settings(p)
+            self.learned.reset(anchor, index, pick=int(p["seed"]))
+
+    def _learned_settings(self, p: Mapping) -> None:
+        self.learned.anchor_leak = float(p["anchor_leash"])
+        self.learned.smoothing = float(p["learned_smoothing"])
+        if self.learned.sound_scene is not None:
+            apply_sound_scene_params(self.learned.sound_scene, p)
 
     def _apply_tempo(self, p: Mapping, old: Mapping | None) -> None:
         if old is None or p["bpm"] != old["bpm"]:
@@ -179,8 +209,7 @@ class SceneDriver:
             return
         self._apply_tempo(p, old)
         if self.learned is not None:
-            self.learned.anchor_leak = float(p["anchor_leash"])
-            self.learned.smoothing = float(p["learned_smoothing"])
+            self._learned_settings(p)
         new_mode = p["mode"] if p["mode"] in self.modes else self.mode
         scene_keys = ("seed", "prompt", "truncation", "keyframes")
         if new_mode != self.mode or any(p[k] != old[k] for k in scene_keys):

@@ -1,0 +1,120 @@
+"""The learned mode's scene from what the sound is (the bundle's "sound_classes" part).
+
+Every keyframe, the sound class model names the window's class; the posterior is averaged causally
+over `smoothing` seconds (a sound's kind changes over seconds, its rhythm over milliseconds),
+sharpened by `focus` (p^focus, renormalised: a mix of several classes' latents draws none of them)
+and mixes the classes' scene latents (livevis.models.sound_classes). The recurrent blocks keep
+stepping their own latent `state` around its anchor; what is shown is
+
+    drift   = state - anchor
+    desired = scene(posterior) + motion * (drift - slow(drift))     slow: causal average over motion_window
+    shown   = lerp(state, desired, strength)
+
+At strength 1 the heard class's scene replaces the anchor and only the fast part of the sound model's
+motion rides on it: its slow part steers the scene towards what the encoder makes of a sound, which
+for real recordings is mostly the wrong scene (validation recordings: the whole drift at half depth
+took frames judged right from 58% to 26%; its fast part at full depth kept 63%). At strength 0 the path is
+the paper's alone (w_hat = E_a(x) + w). Defaults were chosen on the validation recordings and a
+validation synthetic seed (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SILENCE_DB = -90.0  # a log-mel frame whose loudest band is below this is silence (the front end's floor is -100 dB)
+
+
+def heard_part(mel: torch.Tensor, min_share: float = 0.25, edge: int = 4) -> torch.Tensor | None:
+    """The window's sound without the digital silence before it: log-mel [1, n_mels, T] -> the same
+    shape, its trailing run of non-silent frames repeated to fill T (a texture repeated is the same
+    texture; mirrored copies, so no seam adds a jump; the zero-padded start of a show or file would otherwise be classified as a sound), or
+    None when that run is shorter than min_share of the window (a muted input or the first instants:
+    the class heard before stands)."""
+    loud = mel[0].amax(0) > SILENCE_DB                                     # [T]
+    frames = loud.shape[0]
+    silent = (~loud).nonzero()
+    # `edge` frames after silence still overlap it in their STFT window (n_fft / hop of the front end)
+    run = frames if silent.numel() == 0 else frames - 1 - int(silent[-1]) - edge
+    if run < max(1, int(min_share * frames)):
+        return None
+    if run == frames:
+        return mel
+    tail = mel[..., -run:]
+    back_and_forth = torch.cat([tail, tail.flip(-1)], dim=-1)              # mirrored: no jump at the seams
+    return back_and_forth.repeat(1, 1, -(-frames // (2 * run)))[..., :frames]
+
+
+class SoundScene:
+    """Posterior over the bundle's classes and the W+ shift it asks of the latent path.
+
+    Args:
+        model:     SoundClasses (eval mode), log-mel [1, n_mels, frames] -> logits [1, K]; `scene(probs, pick)`
+        num_ws:    ws of the generator
+        strength:  0..1, how far the shown latent moves from the path to the heard class's scene
+        smoothing: seconds, time constant of the posterior's causal average
+        motion:    depth of the sound model's own motion (state - anchor) around the scene
+        focus:     exponent sharpening the averaged posterior before it mixes scenes
+    """
+
+    def __init__(self, model, num_ws: int, *, strength: float = 1.0, smoothing: float = 0.25, motion: float = 1.0,
+                 focus: float = 4.0, motion_window: float = 0.3):
+        self.model = model
+        self.num_ws = int(num_ws)
+        self.strength = float(strength)
+        self.smoothing = float(smoothing)
+        self.motion = float(motion)
+        self.focus = float(focus)
+        self.motion_window = float(motion_window)
+        self._slow: torch.Tensor | None = None      # [1, num_ws, w_dim] the drift's slow part
+        self.posterior: torch.Tensor | None = None  # [K] causal average of the class probabilities
+        self.shift: torch.Tensor | None = None      # [1, num_ws, w_dim]
+        self._anchor: torch.Tensor | None = None
+        self._pick = 0
+
+    def reset(self, anchor: torch.Tensor, pick: int = 0) -> None:
+        """anchor ws [1, num_ws, w_dim] of the path; `pick` chooses each class's scene (the seed)."""
+        assert anchor.ndim == 3 and anchor.shape[:2] == (1, self.num_ws), f"anchor must be [1, {self.num_ws}, w_dim], got {tuple(anchor.shape)}"
+        self._anchor = anchor.detach().float().clone()
+        self._pick = int(pick)
+        self.posterior = None
+        self._slow = None
+        self.shift = torch.zeros_like(self._anchor)
+
+    def mix(self) -> torch.Tensor:
+        """The sharpened posterior [K] that mixes the scenes."""
+        assert self.posterior is not None, "no window heard yet"
+        p = self.posterior.clamp_min(1e-12).pow(self.focus)
+        return p / p.sum()
+
+    @torch.inference_mode()
+    def update(self, mel: torch.Tensor, dt: float, state: torch.Tensor) -> torch.Tensor:
+        """The newest window's log-mel [1, n_mels, frames], `dt` seconds after the previous one, and the
+        recurrent latent `state` [1, num_ws, w_dim] -> shift [1, num_ws, w_dim] to add to the state
+        (reused: copy it to keep it)."""
+        assert self._anchor is not None, "call reset() first"
+        heard = heard_part(mel)
+        if heard is None:
+            if self.posterior is None:
+                return self.shift.zero_()
+        else:
+            probs = self.model(heard).float().softmax(-1)[0]                # [K]
+            if self.posterior is None:
+                self.posterior = probs.clone()
+            else:
+                a = 1.0 if self.smoothing <= 0 else 1.0 - math.exp(-max(dt, 0.0) / self.smoothing)
+                self.posterior.lerp_(probs, a)
+        target = self.model.scene(self.mix(), self._pick).to(self._anchor)  # [w_dim]
+        drift = state.float() - self._anchor                                # [1, num_ws, w_dim]
+        # Only the drift's fast part rides on the scene: its slow part is where the sound model
+        # steers the scene, which the heard class now decides.
+        if self._slow is None:
+            self._slow = drift.clone()
+        else:
+            self._slow.lerp_(drift, 1.0 - math.exp(-max(dt, 0.0) / self.motion_window))
+        # shown - state = strength * (scene + motion * (drift - slow) - state), state = anchor + drift
+        torch.sub(target.expand_as(self._anchor), self._anchor, out=self.shift)
+        self.shift.sub_(drift).add_(drift - self._slow, alpha=self.motion).mul_(self.strength)
+        return self.shift
