@@ -3,7 +3,8 @@
 # commands and fixed seeds:
 #
 #   prepare --synthetic -> train generator -> train clip -> train audio --clip -> train video
-#   --generator --clip --init -> train sound-tokens -> train text-sound (attached to the bundle)
+#   --generator --clip --init -> train sound-classes (attached to the bundle) -> train sound-tokens
+#   -> train text-sound (attached)
 #   -> prepare a high-resolution synthetic set -> train upscaler (attached) -> eval -> fp16 copy
 #
 # Every stage resumes: re-running continues an interrupted stage from its last checkpoint and skips
@@ -37,8 +38,12 @@
 #                               scripts/extract_recordings.py (--set train: files from Debian packages,
 #                               none of them in the test or validation sets) into WORK/real_sounds
 #   REAL_AUDIO_P=0.5 REAL_VIDEO_P=0.3   fraction of windows (audio) / clips (video) that hear one
+#   SC_STEPS SC_BATCH SC_SET    the sound-classes stage's steps, batch, `--set` items (it hears the
+#                               REAL_SOUNDS recordings too: a real_windows share of its batch)
+#   VAL_RECORDINGS=tests/data/recordings-val   labelled real recordings the sound-classes stage
+#                               reports window accuracy on (validation only; empty: none)
 #   UNTIL=                      stop after this stage (prepare, generator, clip, audio, video,
-#                               sound-tokens, text-sound or upscaler)
+#                               sound-classes, sound-tokens, text-sound or upscaler)
 #
 # Smoke run (a minute on CPU):
 #   WORK=/tmp/dflt OUT=/tmp/dflt/default PRESET=tiny CLIPS=18 SIZE=32 CLIP_SECONDS=1.5 \
@@ -77,8 +82,8 @@ LIVEVIS=${LIVEVIS:-livevis}
 read -r -a LV <<< "$LIVEVIS"
 
 case "${UNTIL:-}" in
-    ""|prepare|generator|clip|audio|video|sound-tokens|text-sound|upscaler) ;;
-    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio, video, sound-tokens, text-sound or upscaler (got '${UNTIL}')" >&2; exit 2 ;;
+    ""|prepare|generator|clip|audio|video|sound-classes|sound-tokens|text-sound|upscaler) ;;
+    *) echo "make_default_bundle.sh: UNTIL must be prepare, generator, clip, audio, video, sound-classes, sound-tokens, text-sound or upscaler (got '${UNTIL}')" >&2; exit 2 ;;
 esac
 
 DATA="$WORK/data"
@@ -156,6 +161,7 @@ if [[ -n "${REAL_SOUNDS:-}" ]]; then
     AUDIO_REAL_SET="audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
     # the video stage keeps the procedural events audible under the recording (its sync target)
     VIDEO_REAL_SET="audio_augment.real=${REAL_VIDEO_P:-0.3} audio_augment.real_dir=$REAL_DIR audio_augment.real_mix_db=[-12,0]"
+    SC_REAL_SET="audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
 fi
 
 stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
@@ -166,6 +172,14 @@ until_done audio
 stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-} ${VIDEO_REAL_SET:-}" \
     --generator "$GENERATOR" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
 until_done video
+# What a sound is (its class, from texture statistics) and each class's scenes in the generator's W:
+# the learned mode moves to the heard class's scene (livevis.pipeline.sound_scene).
+SC_FLAGS=(--bundle "$VIDEO_RUN/bundle")
+VAL_RECORDINGS=${VAL_RECORDINGS-$(dirname "$0")/../tests/data/recordings-val}
+[[ -n "$VAL_RECORDINGS" && -d "$VAL_RECORDINGS" ]] && SC_FLAGS+=(--recordings "$VAL_RECORDINGS")
+stage sound-classes "$WORK/sound-classes" "$WORK/sound-classes/sound_classes.json" "${SC_STEPS:-}" "${SC_BATCH:-}" \
+    "${SC_SET:-} ${SC_REAL_SET:-}" "${SC_FLAGS[@]}"
+until_done sound-classes
 # Text -> sound (Sounding Video Generator): the tokenizer, then the transformer, which writes both
 # parts into the video stage's bundle.
 stage sound-tokens "$WORK/sound-tokens" "$WORK/sound-tokens/sound_tokenizer.json" "${TOKENS_STEPS:-}" "${TOKENS_BATCH:-}" \
@@ -206,6 +220,7 @@ KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
     VIDEO_STEPS "${VIDEO_STEPS:-}" VIDEO_BATCH "${VIDEO_BATCH:-}" VIDEO_SET "${VIDEO_SET:-}" \
+    SC_STEPS "${SC_STEPS:-}" SC_BATCH "${SC_BATCH:-}" SC_SET "${SC_SET:-}" \
     TOKENS_STEPS "${TOKENS_STEPS:-}" TOKENS_BATCH "${TOKENS_BATCH:-}" TOKENS_SET "${TOKENS_SET:-}" \
     TEXT_SOUND_STEPS "${TEXT_SOUND_STEPS:-}" TEXT_SOUND_BATCH "${TEXT_SOUND_BATCH:-}" TEXT_SOUND_SET "${TEXT_SOUND_SET:-}" \
     UP_CLIPS "${UP_CLIPS:-}" UP_SIZE "${UP_SIZE:-}" UP_STEPS "${UP_STEPS:-}" UP_BATCH "${UP_BATCH:-}" UP_SET "${UP_SET:-}")

@@ -26,6 +26,8 @@ SMOKE = {  # overrides of the cpu profile: seconds instead of an hour
     "TOKENS_STEPS": "2", "TEXT_SOUND_STEPS": "2", "UP_CLIPS": "9", "UP_SIZE": "64", "UP_STEPS": "2",
     "UP_BATCH": "", "UP_SET": "",  # the tiny preset's x2 upscaler, not the profile's x4 at patch 128
     "REAL_SOUNDS": "",             # not the profile's Debian extraction (downloads); the smoke run passes a folder
+    "SC_STEPS": "2", "SC_SET": "model.hidden=16 real_windows=0.5 scenes.bank=32 scenes.frames_per_clip=2",
+    "VAL_RECORDINGS": "",          # no validation report at smoke size
 }
 
 
@@ -55,12 +57,16 @@ def test_cpu_profile_smoke_run_makes_a_playable_fp16_bundle(tmp_path):
     assert prov["recipe"] == "scripts/make_default_bundle.sh" and prov["stand_in"] is False
     assert prov["knobs"]["PRESET"] == "tiny" and prov["knobs"]["FPS"] == "10"      # from the profile
     assert prov["knobs"]["CLIPS"] == "18" and prov["knobs"]["GEN_STEPS"] == "2"    # the environment wins
-    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-tokens", "text-sound", "upscaler"}
+    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-classes", "sound-tokens",
+                                          "text-sound", "upscaler"}
+    classes = json.loads((tmp_path / "work" / "sound-classes" / "config.json").read_text())
+    assert classes["real_windows"] == 0.5 and classes["audio_augment"]["real_dir"] == str(tmp_path / "real")
     result = json.loads((tmp_path / "work" / "eval.json").read_text())
     assert prov["eval"] == result and result["clips"] == 3
     assert bundle.image_discriminator is None and bundle.clip is not None and bundle.generator.img_resolution == 32
     # one recipe builds every part the default ships: the text-to-sound pair too
     assert bundle.sound_tokenizer is not None and bundle.text_sound is not None and bundle.upscaler is not None
+    assert bundle.sound_classes is not None and bundle.sound_classes.scenes.abs().sum() > 0
     assert (tmp_path / "work" / "eval-generate.json").is_file()
 
 

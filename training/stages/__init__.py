@@ -37,6 +37,7 @@ STAGES: dict[str, str] = {
     "clip": "livevis.training.stages.clip",
     "audio": "livevis.training.stages.audio",
     "video": "livevis.training.stages.video",
+    "sound-classes": "livevis.training.stages.sound_classes",
     "upscaler": "livevis.training.stages.upscaler",
     "sound-tokens": "livevis.training.stages.sound_tokens",
     "text-sound": "livevis.training.stages.text_sound",
