@@ -183,6 +183,7 @@ class SceneDriver:
         self.learned.smoothing = float(p["learned_smoothing"])
         if self.learned.sound_scene is not None:
             apply_sound_scene_params(self.learned.sound_scene, p)
+            self.learned.sound_scene.pinned = bool(p["prompt"])
 
     def _apply_tempo(self, p: Mapping, old: Mapping | None) -> None:
         if old is None or p["bpm"] != old["bpm"]:

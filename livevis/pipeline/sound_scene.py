@@ -10,7 +10,8 @@ stepping their own latent `state` around its anchor; what is shown is
     desired = scene(posterior) + motion * (drift - slow(drift))     slow: causal average over motion_window
     shown   = lerp(state, desired, strength)
 
-At strength 1 the heard class's scene replaces the anchor and only the fast part of the sound model's
+With a prompt (`pinned`), the prompt's latent is the scene whatever is heard. At strength 1 the heard
+class's scene replaces the anchor and only the fast part of the sound model's
 motion rides on it: its slow part steers the scene towards what the encoder makes of a sound, which
 for real recordings is mostly the wrong scene (validation recordings: the whole drift at half depth
 took frames judged right from 58% to 26%; its fast part at full depth kept 63%). At strength 0 the path is
@@ -68,6 +69,9 @@ class SoundScene:
         self.motion = float(motion)
         self.focus = float(focus)
         self.motion_window = float(motion_window)
+        # A prompt pins the scene: the anchor (the prompt's latent) stays the scene whatever is heard,
+        # and only the sound model's fast motion moves it.
+        self.pinned = False
         self._slow: torch.Tensor | None = None      # [1, num_ws, w_dim] the drift's slow part
         self.posterior: torch.Tensor | None = None  # [K] causal average of the class probabilities
         self.shift: torch.Tensor | None = None      # [1, num_ws, w_dim]
@@ -106,7 +110,10 @@ class SoundScene:
             else:
                 a = 1.0 if self.smoothing <= 0 else 1.0 - math.exp(-max(dt, 0.0) / self.smoothing)
                 self.posterior.lerp_(probs, a)
-        target = self.model.scene(self.mix(), self._pick).to(self._anchor)  # [w_dim]
+        if self.pinned:
+            target = self._anchor                                           # the prompt's scene holds
+        else:
+            target = self.model.scene(self.mix(), self._pick).to(self._anchor).expand_as(self._anchor)
         drift = state.float() - self._anchor                                # [1, num_ws, w_dim]
         # Only the drift's fast part rides on the scene: its slow part is where the sound model
         # steers the scene, which the heard class now decides.
@@ -115,6 +122,6 @@ class SoundScene:
         else:
             self._slow.lerp_(drift, 1.0 - math.exp(-max(dt, 0.0) / self.motion_window))
         # shown - state = strength * (scene + motion * (drift - slow) - state), state = anchor + drift
-        torch.sub(target.expand_as(self._anchor), self._anchor, out=self.shift)
+        torch.sub(target, self._anchor, out=self.shift)
         self.shift.sub_(drift).add_(drift - self._slow, alpha=self.motion).mul_(self.strength)
         return self.shift

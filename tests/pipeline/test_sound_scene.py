@@ -230,3 +230,30 @@ def test_heard_part_drops_the_padded_start_and_mirrors_the_sound_to_fill_the_win
     short = torch.full((1, N_MELS, frames), -100.0)
     short[0, :, -12:] = -40.0                                      # 12 - 4 = 8 frames < 25% of 40
     assert heard_part(short, min_share=0.25, edge=4) is None
+
+
+def test_pinned_scene_is_the_anchor_whatever_is_heard():
+    model = make_model(c=2)
+    scene = make_scene(model, strength=1.0, motion=0.0, smoothing=0.0)
+    scene.pinned = True
+    state = ANCHOR + torch.randn(1, NUM_WS, W_DIM)          # the recurrent path has drifted
+    shown = state + scene.update(loud(), 0.1, state)
+    assert torch.allclose(shown, ANCHOR, atol=1e-5)         # the prompt's latent, not class 2's scene
+
+
+def test_a_prompt_pins_the_live_scene(live):
+    m, _plain = live
+    audio = noise(m, 2.0)
+
+    class Bank:  # the prompt's scene: a fixed latent
+        w = m.mapping(torch.randn(1, m.z_dim, generator=torch.Generator().manual_seed(9)))[0, 0].float()
+
+        def nearest(self, _embedding):
+            return self.w
+
+    p = live_params()
+    p.set_many({"mode": "learned", "learned_smoothing": 0.0, "sound_scene_motion": 0.0, "prompt": "rain",
+                "pulse_gain": 0.0})  # no onset pushes on top
+    frames = list(scene_frames(m, audio, fps=10.0, params=p, bank=Bank(), text_embed=lambda _t: torch.zeros(1, 4)))
+    _k, _i, last = frames[-1]
+    assert torch.allclose(last, Bank.w.expand_as(last), atol=1e-4)
