@@ -281,15 +281,15 @@ def test_shipped_default_is_the_recipes_trained_bundle():
     prov = doc["provenance"]
     assert prov["stand_in"] is False and prov["recipe"] == "scripts/make_default_bundle.sh"
     assert set(prov["knobs"]) >= {"SEED", "CLIPS", "SIZE", "GEN_STEPS", "VIDEO_STEPS"}   # the recipe's settings as run
-    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-tokens", "text-sound",
-                                          "upscaler"} and prov["hardware"]["name"]
+    assert set(prov["stage_seconds"]) == {"generator", "clip", "audio", "video", "sound-classes", "sound-tokens",
+                                          "text-sound", "upscaler"} and prov["hardware"]["name"]
     result = prov["eval"]                                   # what `livevis eval` measured when it was made
     assert result["semantic_accuracy"] > result["baseline"]["semantic_accuracy"] + 0.2
     assert result["sync_r"] > result["baseline"]["sync_r"]
     assert doc["weights_dtype"] == "float16" and doc["name"] == "default"
     assert "clip" in doc and "image_discriminator" not in doc and "video_discriminator" not in doc
     # every part the recipe builds: the output stage's upscaler and the text-to-sound pair too
-    assert {"upscaler", "sound_tokenizer", "text_sound"} <= set(doc)
+    assert {"upscaler", "sound_tokenizer", "text_sound", "sound_classes"} <= set(doc)
     assert [c["name"] for c in doc["classes"]] == [
         "thunderstorm", "rain", "waterfall", "fire_crackling", "wind", "underwater_bubbling", "volcano",
         "splashing_water", "calm",
