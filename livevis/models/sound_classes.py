@@ -6,8 +6,9 @@ rain, ...) from level-normalised sound-texture statistics in the spirit of McDer
 spread, skewness and kurtosis of the level over time and its mean change; the correlations between
 coarse bands; and how each coarse band's level fluctuation spreads over octave-wide modulation rates.
 They carry from procedural training sounds to real recordings better than a CNN's detailed patterns
-(issue 13: on the validation recordings, 57-60% of windows named right against 47-49% with band
-means and spreads alone and 41% for the CLIP-aligned encoder's zero-shot label).
+(issue 13: on the validation recordings, 56-60% of windows named right against 43-49% with band
+means, spreads and changes alone, both trained alike, and 41% for the CLIP-aligned encoder's
+zero-shot label; BENCHMARKS.md).
 
 Beside it, `scenes` holds a few W latents per class of the bundle's generator whose pictures show that
 class (found by `livevis train sound-classes` from the dataset's real frames). The learned mode moves

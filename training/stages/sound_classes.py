@@ -8,7 +8,7 @@ where each class's scene lies in the bundle's generator.
    codec, gain; clip windows also get real recordings of their class mixed in when
    `audio_augment.real` > 0), then the live front end's log-mel; loss: cross-entropy with label
    smoothing. Real excerpts in the batch as well as under the procedural sounds: on the validation
-   recordings, windows named right went from 50-52% to 57-60%. Randomness comes from per-sample
+   recordings, windows named right went from 48-54% to 56-60% (BENCHMARKS.md). Randomness comes from per-sample
    generators seeded by (seed, step, position), so --resume is exact.
 2. The scenes. A seeded bank of the frozen generator's samples, each described by its CLIP embedding
    and pooled pixels; every training clip's frames get the W latent of the bank samples most like
