@@ -6,7 +6,8 @@ In: `/livevis/param/<name> <value>`, `/livevis/preset <name>`, `/livevis/preset/
 registry bundle (one frame). Anything malformed is counted by the hub and dropped.
 
 Out: `/livevis/param/<name> <value>` on change (the addresses a controller like TouchOSC also sends,
-so its faders follow), and `/livevis/state/{bpm,beat,level,fps}` a few times a second.
+so its faders follow), and `/livevis/state/{bpm,beat,level,fps}` a few times a second, plus
+`/livevis/state/heard <class> <probability>` when the learned mode's sound class model hears one.
 """
 
 from __future__ import annotations
@@ -378,6 +379,9 @@ class OscSender:
             v = st.get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 self.send(f"{PREFIX}state/{key}", float(v))
+        heard, p = st.get("heard"), st.get("heard_p")
+        if isinstance(heard, str) and isinstance(p, (int, float)):
+            self.send(f"{PREFIX}state/heard", heard, float(p))
 
     def _loop(self) -> None:
         next_state = 0.0

@@ -36,6 +36,7 @@ class LiveModules:
     # SoundClasses on `device` (eager: a tiny MLP) -- the sound's class and its scenes in W -- or None
     # for bundles without one (livevis.pipeline.sound_scene).
     sound_classes: torch.nn.Module | None = None
+    class_names: tuple[str, ...] = ()  # the bundle's classes, in the sound class model's order
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -154,6 +155,7 @@ def build_live_modules(bundle, *, backend: str | None = "eager", device: torch.d
         backends=chosen,
         noise_gains=noise_gains,
         sound_classes=bundle.sound_classes.to(device).eval() if getattr(bundle, "sound_classes", None) is not None else None,
+        class_names=tuple(c.name for c in bundle.classes),
     )
 
 

@@ -162,6 +162,17 @@ class SceneDriver:
         self._applied = p
         self._apply_tempo(p, None)
 
+    def heard(self) -> tuple[str, float] | None:
+        """(class name, averaged probability) the learned mode's sound class model hears now, or None
+        (another mode, no such model, nothing heard yet). Safe to call from other threads."""
+        scene = self.learned.sound_scene if self.learned is not None and self.mode == "learned" else None
+        heard = scene.heard if scene is not None else None
+        if heard is None:
+            return None
+        index, p = heard
+        names = self.m.class_names
+        return (names[index] if index < len(names) else str(index)), p
+
     def _pick_mode(self, p: Mapping) -> str:
         mode = p["mode"]
         if mode not in self.modes:

@@ -205,6 +205,9 @@ class LiveShow:
             f = w.scene.analyzer.features
             out.update(level=round(w.reactivity.rms_db, 1), bpm=None if f.bpm is None else round(f.bpm, 1),
                        beat=round(f.beat_phase, 3), mode=w.scene.mode)
+            heard = w.scene.heard()
+            if heard is not None:
+                out.update(heard=heard[0], heard_p=round(heard[1], 2))
             # Onset -> motion: processing latency plus half an analysis block (the pulse itself lands
             # in the frame that sees the onset; livevis bench measures the rendered response).
             if "latency_ms" in out:

@@ -72,6 +72,9 @@ class SoundScene:
         # A prompt pins the scene: the anchor (the prompt's latent) stays the scene whatever is heard,
         # and only the sound model's fast motion moves it.
         self.pinned = False
+        # (class index, averaged probability) of the newest window, or None before any was heard:
+        # replaced whole each keyframe, so other threads (stats, OSC, the web page) read it safely.
+        self.heard: tuple[int, float] | None = None
         self._slow: torch.Tensor | None = None      # [1, num_ws, w_dim] the drift's slow part
         self.posterior: torch.Tensor | None = None  # [K] causal average of the class probabilities
         self.shift: torch.Tensor | None = None      # [1, num_ws, w_dim]
@@ -84,6 +87,7 @@ class SoundScene:
         self._anchor = anchor.detach().float().clone()
         self._pick = int(pick)
         self.posterior = None
+        self.heard = None
         self._slow = None
         self.shift = torch.zeros_like(self._anchor)
 
@@ -110,6 +114,8 @@ class SoundScene:
             else:
                 a = 1.0 if self.smoothing <= 0 else 1.0 - math.exp(-max(dt, 0.0) / self.smoothing)
                 self.posterior.lerp_(probs, a)
+            best = int(self.posterior.argmax())
+            self.heard = (best, float(self.posterior[best]))
         if self.pinned:
             target = self._anchor                                           # the prompt's scene holds
         else:

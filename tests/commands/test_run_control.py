@@ -69,3 +69,37 @@ def test_osc_changes_reach_the_recorded_frames(tiny_bundle, tmp_path):
     dimmed = means[(t > 3.5) & (t < 4.5)].mean()
     assert 0.35 < dimmed / before < 0.65, (before, dimmed)  # brightness 0.5, not 9
     assert means[-FPS:].max() < 1.0, means[-FPS:]  # blackout: black frames to the end
+
+
+def test_osc_out_says_what_the_default_hears_in_a_real_recording(tmp_path):
+    """The shipped default's sound class model on a real rain recording (validation set): the show's
+    OSC out reports `/livevis/state/heard rain <p>` while it plays."""
+    from pathlib import Path
+
+    from pythonosc.osc_message import OscMessage
+
+    rain = Path(__file__).resolve().parents[1] / "data" / "recordings-val" / "rain" / "0ad-data--rain_11.flac"
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(1.0)
+    cmd = [*LIVEVIS, "run", "--input", str(rain), "--headless", "--seconds", "6", "--fps", "15", "--size", "64",
+           "--osc-out", f"127.0.0.1:{rx.getsockname()[1]}"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=run_env())
+    heard = []
+    try:
+        wait_for(proc, "running on")
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                m = OscMessage(rx.recv(65536))
+            except OSError:
+                continue
+            if m.address == "/livevis/state/heard":
+                heard.append(list(m.params))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert heard and all(isinstance(name, str) and 0.0 < p <= 1.0 for name, p in heard), heard
+    assert [name for name, _p in heard].count("rain") >= len(heard) // 2, heard

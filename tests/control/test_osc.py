@@ -169,12 +169,12 @@ def test_sender_sends_changes_and_state_and_survives_a_dead_receiver(registry, h
     rx.settimeout(5)
     from pythonosc.osc_message import OscMessage
 
-    state = {"bpm": 120.0, "beat": 0.5, "level": -12.0, "fps": 30.0}
+    state = {"bpm": 120.0, "beat": 0.5, "level": -12.0, "fps": 30.0, "heard": "rain", "heard_p": 0.8}
     with OscSender("127.0.0.1", rx.getsockname()[1], registry=registry, stats=lambda: state) as tx:
         got = {}
         end = time.monotonic() + 5
         registry.set_many({"brightness": 0.3, "blackout": True})
-        while time.monotonic() < end and not ({"/livevis/state/bpm", "/livevis/state/level"} <= set(got)
+        while time.monotonic() < end and not ({"/livevis/state/bpm", "/livevis/state/level", "/livevis/state/heard"} <= set(got)
                                                and got.get("/livevis/param/brightness") == [pytest.approx(0.3)]
                                                and got.get("/livevis/param/blackout") == [1]):
             m = OscMessage(rx.recv(65536))
@@ -182,6 +182,7 @@ def test_sender_sends_changes_and_state_and_survives_a_dead_receiver(registry, h
         assert got["/livevis/param/brightness"] == [pytest.approx(0.3)]
         assert got["/livevis/param/blackout"] == [1]
         assert got["/livevis/state/bpm"] == [120.0] and got["/livevis/state/level"] == [-12.0]
+        assert got["/livevis/state/heard"] == ["rain", pytest.approx(0.8)]   # what the sound class model hears
     # nobody listening: sends never raise or block, errors are counted (or silently dropped by UDP)
     dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dead.bind(("127.0.0.1", 0))

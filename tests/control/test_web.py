@@ -153,9 +153,10 @@ def test_page_in_headless_chromium_moves_a_slider_and_shows_stats(web, hub, regi
         wait.until(lambda d: abs(registry["brightness"] - float(slider.get_attribute("value"))) < 1e-6)
         assert registry["brightness"] == pytest.approx(1.0 - 50 * 0.002)  # 50 steps of (hi - lo) / 1000
         # stats pushed from the show appear on the page
-        show_state.update(fps=24.5, bpm=128.0)
+        show_state.update(fps=24.5, bpm=128.0, heard="splashing_water", heard_p=0.81)
         wait.until(lambda d: d.find_element(By.ID, "stat-fps").text == "24.5")
         assert driver.find_element(By.ID, "stat-bpm").text == "128.0"
+        assert driver.find_element(By.ID, "stat-heard").text == "splashing water 81%"   # what the learned mode hears
         # a change from elsewhere (OSC/MIDI) moves the page's control
         registry.set("gain_bass", 3.0)
         wait.until(lambda d: float(d.find_element(By.ID, "p-gain_bass").get_attribute("value")) == 3.0)

@@ -257,3 +257,33 @@ def test_a_prompt_pins_the_live_scene(live):
     frames = list(scene_frames(m, audio, fps=10.0, params=p, bank=Bank(), text_embed=lambda _t: torch.zeros(1, 4)))
     _k, _i, last = frames[-1]
     assert torch.allclose(last, Bank.w.expand_as(last), atol=1e-4)
+
+
+def test_heard_names_the_averaged_class_and_the_scene_driver_reports_it(live):
+    model = make_model(c=2)
+    scene = make_scene(model, smoothing=0.0)
+    assert scene.heard is None
+    scene.update(SILENT, 0.1, ANCHOR)
+    assert scene.heard is None                                   # silence names nothing
+    scene.update(loud(), 0.1, ANCHOR)
+    assert scene.heard[0] == 2 and scene.heard[1] == pytest.approx(1.0)
+
+    from livevis.pipeline.scene import SceneDriver
+
+    m, _plain = live
+    p = live_params()
+    p.set_many({"mode": "learned"})
+    driver = SceneDriver(m, p, max_catchup=None)
+    driver.reset(0)
+    assert driver.heard() is None
+    audio = noise(m, 2.0)
+    reader = array_window_reader(audio, m.window_samples)
+    prev = 0
+    for index in range(m.step_samples, audio.shape[0], m.step_samples):
+        driver.frame(index, audio[prev:index], reader)
+        prev = index
+    name, prob = driver.heard()
+    assert name in m.class_names and 0.0 < prob <= 1.0
+    p.set("mode", "react")
+    driver.frame(audio.shape[0], audio[prev:], reader)
+    assert driver.heard() is None                                # only the learned mode hears classes

@@ -162,6 +162,7 @@ function showStats(s) {
   $("stat-level-db").textContent = num(level, 0, " dB");
   $("stat-bpm").textContent = num(s.bpm, 1);
   $("stat-beat").classList.toggle("on", typeof s.beat === "number" && s.beat < 0.2);
+  $("stat-heard").textContent = typeof s.heard === "string" ? s.heard.replace(/_/g, " ") + " " + num(100 * s.heard_p, 0, "%") : "–";
   const dev = s.device ?? s.status ?? s.device_status;
   $("stat-device").textContent = dev === undefined || dev === null ? "–" : String(dev);
   $("stat-accepted").textContent = s.accepted ?? 0;
