@@ -132,11 +132,11 @@ class RealWindows:
 
 def kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """x [N, D] -> (centroids [k, D], members per centroid [k]), most populous first. Fewer points than
-    k: every point is a centroid and the list repeats."""
+    k: every point is a centroid with one member, repeated to fill k (the repeats have none)."""
     n = x.shape[0]
     if n <= k:
         idx = torch.arange(k) % n
-        return x[idx].clone(), torch.bincount(idx, minlength=n)[idx]
+        return x[idx].clone(), (torch.arange(k) < n).long()
     g = torch.Generator().manual_seed(int(seed))
     centroids = x[torch.randperm(n, generator=g)[:k]].clone()           # [k, D]
     for _ in range(max(1, iters)):
