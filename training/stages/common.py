@@ -256,3 +256,20 @@ def held_out(data: str, stage: str):
     except LivevisError:
         print(f"livevis train {stage}: no held-out clips (split 'val'): skipping evaluation", file=sys.stderr)
         return None
+
+
+def save_part_files(model: nn.Module, arch: str, weights: Path, record: Path) -> None:
+    """A bundle part's run-folder files: its weights (safetensors) and {"arch", "config"} (JSON), each
+    written atomically."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from livevis.util.atomic import atomic_open, atomic_path
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    with atomic_open(record, "w") as f:
+        json.dump({"arch": arch, "config": model.config.to_dict()}, f, indent=1)
+        f.write("\n")

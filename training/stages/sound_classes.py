@@ -293,14 +293,4 @@ def train(args, run, dist) -> Path:
 
 def save_part(model, folder: str | Path) -> None:
     """sound_classes.safetensors + sound_classes.json ({"arch", "config"}), each written atomically."""
-    from safetensors.torch import save_file
-
-    from livevis.util.atomic import atomic_path
-
-    folder = Path(folder)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    with atomic_open(folder / RECORD_NAME, "w") as f:
-        json.dump({"arch": "sound_classes", "config": model.config.to_dict()}, f, indent=1)
-        f.write("\n")
+    common.save_part_files(model, "sound_classes", Path(folder) / WEIGHTS_NAME, Path(folder) / RECORD_NAME)

@@ -34,7 +34,7 @@ from livevis.models.upscaler import Upscaler, UpscalerConfig
 from livevis.training.data import ClipDataset
 from livevis.training.loop import batch_indices, seed_everything, train_loop
 from livevis.training.stages import common
-from livevis.util.atomic import atomic_open, atomic_path
+from livevis.util.atomic import atomic_open
 
 RECORD_NAME = "upscaler.json"
 WEIGHTS_NAME = "upscaler.safetensors"
@@ -221,15 +221,7 @@ def train(args, run, dist) -> Path:
 
 def save_upscaler(model: Upscaler, folder: str | Path) -> None:
     """upscaler.safetensors + upscaler.json ({"arch", "config"}, the bundle part's block), each atomic."""
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    with atomic_open(folder / RECORD_NAME, "w") as f:
-        json.dump({"arch": "upscaler", "config": model.config.to_dict()}, f, indent=1)
-        f.write("\n")
+    common.save_part_files(model, "upscaler", Path(folder) / WEIGHTS_NAME, Path(folder) / RECORD_NAME)
 
 
 def load_upscaler(folder: str | Path) -> Upscaler:
