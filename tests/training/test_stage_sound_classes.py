@@ -147,6 +147,40 @@ def test_real_windows_without_a_real_dir_train_on_clips_only(tiny_data, classes,
     assert "no audio_augment.real_dir" in err
 
 
+def test_band_limit_drops_what_a_lower_sample_rate_cannot_hold():
+    sr = 16000
+    t = torch.arange(sr) / sr
+    low, high = torch.sin(2 * torch.pi * 1000 * t), torch.sin(2 * torch.pi * 7500 * t)
+    windows = torch.stack([low + high] * 200)                          # [200, sr]
+    gens = [torch.Generator().manual_seed(i) for i in range(200)]
+    changed = stage.band_limit(windows, gens, 0.3, sr)
+    assert 35 <= len(changed) <= 90
+    untouched = [b for b in range(200) if b not in changed]
+    assert torch.equal(windows[untouched], torch.stack([low + high] * len(untouched)))
+
+    def level(x, f):                                                    # amplitude of the f Hz tone in x
+        tt = t[2000:2000 + x.shape[0]]
+        return float((2 * (x * torch.exp(-2j * torch.pi * f * tt)).mean()).abs())
+
+    assert level((low + high)[2000:-2000], 7500) > 0.95                 # (the probe hears it before)
+    for b in changed:                                                   # 7.5 kHz is above every limit
+        middle = windows[b, 2000:-2000]                                 # (away from the resampler's edges)
+        assert level(middle, 1000) > 0.95 and level(middle, 7500) < 0.02, b
+    again = torch.stack([low + high] * 200)
+    assert stage.band_limit(again, [torch.Generator().manual_seed(i) for i in range(200)], 0.3, sr) == changed
+    assert torch.equal(again, windows)                                  # seeded: --resume sees the same batch
+    assert stage.band_limit(torch.ones(3, 10), gens[:3], 0.0, sr) == []
+
+
+def test_band_limited_windows_are_counted(tiny_data, classes, tmp_path, monkeypatch):
+    monkeypatch.setattr(stage, "class_scenes", _no_scenes)
+    bundle = bundle_for(tmp_path / "b.bundle", classes)
+    code, err = train("sound-classes", "--data", tiny_data, "--bundle", bundle, "--out", tmp_path / "run", "--preset",
+                      "tiny", "--steps", 3, "--set", "band_limited=1")
+    assert code == 0, err
+    assert [r["band_limited"] for r in metric_rows(tmp_path / "run")] == [1.0, 1.0, 1.0]
+
+
 def _no_scenes(bundle, data, cfg, scenes_per_class, device):
     return torch.ones(len(data.classes), scenes_per_class, int(bundle.generator.w_dim)), [1] * len(data.classes)
 
@@ -177,6 +211,8 @@ def test_bad_bundles_are_one_line_errors(tiny_data, classes, tmp_path):
     assert load_bundle(other).sound_classes is None                     # left as it was
     code, err = train("sound-classes", *args, "--out", tmp_path / "e", "--bundle", other, "--set", "real_windows=2")
     _one_error(code, err, "real_windows")
+    code, err = train("sound-classes", *args, "--out", tmp_path / "f", "--bundle", other, "--set", "band_limited=-1")
+    _one_error(code, err, "band_limited")
 
 
 def test_kmeans_finds_separated_blobs_most_populous_first():

@@ -8,8 +8,11 @@ where each class's scene lies in the bundle's generator.
    codec, gain; clip windows also get real recordings of their class mixed in when
    `audio_augment.real` > 0), then the live front end's log-mel; loss: cross-entropy with label
    smoothing. Real excerpts in the batch as well as under the procedural sounds: on the validation
-   recordings, windows named right went from 48-54% to 56-60% (BENCHMARKS.md). Randomness comes from per-sample
-   generators seeded by (seed, step, position), so --resume is exact.
+   recordings, windows named right went from 48-54% to 56-60% (BENCHMARKS.md). A share `band_limited`
+   of the windows is then heard through a lower sample rate (5-14 kHz: game, phone and old archive
+   audio has nothing above 2.5-7 kHz); without it, a real recording stored at 11 kHz was taken for
+   the low rumbles (thunder, volcano) whose training recordings were band-limited too.
+   Randomness comes from per-sample generators seeded by (seed, step, position), so --resume is exact.
 2. The scenes. A seeded bank of the frozen generator's samples, each described by its CLIP embedding
    and pooled pixels; every training clip's frames get the W latent of the bank samples most like
    them (training/latent_bank.py, the video stage's latent targets), and each class's latents are
@@ -28,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -51,7 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"hidden": 16, "dropout": 0.3, "scenes_per_class": 2},
         "audio_augment": dict(augment_audio.DEFAULTS),
         "scenes": dict(_SCENES, bank=64, k=4, frames_per_clip=2, kmeans_iters=5),
-        "real_windows": 0.0, "bundle": None, "recordings": None,
+        "real_windows": 0.0, "band_limited": 0.3, "bundle": None, "recordings": None,
     },
     "default": {
         "steps": 1500, "batch": 32, "seed": 0, "ckpt_every": 250, "lr": 2e-3, "weight_decay": 1e-3, "label_smoothing": 0.1,
@@ -59,6 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "audio_augment": dict(augment_audio.DEFAULTS),
         "scenes": dict(_SCENES),
         "real_windows": 0.5,  # needs audio_augment.real_dir; 0 without one
+        "band_limited": 0.3,  # share of windows heard through a lower sample rate
         "bundle": None, "recordings": None,
     },
 }
@@ -94,6 +99,9 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         print("livevis train sound-classes: no audio_augment.real_dir: training on the clips' windows only "
               "(real_windows=0)", file=sys.stderr)
         config["real_windows"] = 0.0
+    limited = float(config.get("band_limited", 0.0))
+    if not 0.0 <= limited <= 1.0:
+        raise LivevisError(f"band_limited must be in [0, 1], got {limited}")
     if int(config["model"].get("scenes_per_class", 1)) < 1 or int(config["scenes"]["bank"]) < 1:
         raise LivevisError("model.scenes_per_class and scenes.bank must be positive")
     return config
@@ -128,6 +136,32 @@ class RealWindows:
             out[b] = torch.from_numpy(x[pre:])
             labels.append(label)
         return out, labels
+
+
+# Sample rates a band-limited window passes through: game and phone audio stored at 8-11 kHz, a
+# codec that drops the top octave. The window keeps nothing above half the rate.
+BAND_LIMIT_RATES = (5000.0, 14000.0)
+
+
+def band_limit(windows: torch.Tensor, gens: list[torch.Generator], share: float, sample_rate: int) -> list[int]:
+    """windows [B, n] in place: with probability `share` a window is resampled down to a random rate
+    (BAND_LIMIT_RATES, below `sample_rate`) and back, a brick-wall low-pass at half that rate.
+    Returns the positions changed."""
+    import soxr
+
+    changed = []
+    n = windows.shape[1]
+    lo, hi = BAND_LIMIT_RATES[0], min(BAND_LIMIT_RATES[1], 0.9 * sample_rate)
+    for b, gen in enumerate(gens):
+        draw = torch.rand(2, generator=gen)
+        if float(draw[0]) < share and hi > lo:
+            rate = lo + float(draw[1]) * (hi - lo)
+            x = windows[b].numpy().astype(np.float32)
+            y = soxr.resample(soxr.resample(x, sample_rate, rate), rate, sample_rate)[:n]
+            windows[b] = 0.0
+            windows[b, : y.shape[0]] = torch.from_numpy(np.ascontiguousarray(y))
+            changed.append(b)
+    return changed
 
 
 def kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,6 +276,7 @@ def train(args, run, dist) -> Path:
     aug = augment_audio.build(cfg.get("audio_augment"), fe.sample_rate, cfg["data"], list(data.classes))
     real = RealWindows(cfg, fe, list(data.classes), aug)
     n_real = int(round(float(cfg.get("real_windows", 0.0)) * B)) // dist.world
+    limited = float(cfg.get("band_limited", 0.0))
 
     def step_fn(step: int) -> dict[str, float]:
         fault = common.fault_at(step)
@@ -261,13 +296,15 @@ def train(args, run, dist) -> Path:
             excerpts, real_labels = real.draw(common.sample_generators(seed, step, n_real, offset, stream=2))
             windows[:n_real] = excerpts
             labels[:n_real] = real_labels
+        narrow = band_limit(windows, common.sample_generators(seed, step, len(items), offset, stream=3), limited,
+                            int(fe.sample_rate)) if limited > 0 else []
         logits = model(common.mel_batch(windows, fe).to(device))                    # [b, K]
         target = torch.tensor(labels, device=device)
         loss = F.cross_entropy(logits, target, label_smoothing=float(cfg["label_smoothing"]))
         accuracy = (logits.argmax(1) == target).float().mean()
         loss = common.optimize(loss, opt, params, fault)
         return {"loss": loss.item(), "accuracy": common.gather(accuracy.reshape(1)).mean().item(),
-                "audio_augmented": changed / max(1, len(items))}
+                "audio_augmented": changed / max(1, len(items)), "band_limited": len(narrow) / max(1, len(items))}
 
     train_loop(run, step_fn=step_fn, total_steps=cfg["steps"], ckpt_every=cfg["ckpt_every"],
                models={"sound_classes": model}, optimizers={"opt": opt})
