@@ -148,7 +148,7 @@ def band_limit(windows: torch.Tensor, gens: list[torch.Generator], share: float,
     """windows [B, n] in place: with probability `share` a window is resampled down to a random rate
     (BAND_LIMIT_RATES, below `sample_rate`) and back, a brick-wall low-pass at half that rate.
     Returns the positions changed."""
-    import soxr
+    import soxr  # arrives with librosa
 
     changed = []
     n = windows.shape[1]
