@@ -166,3 +166,21 @@ def test_onsets_raise_the_stylegan2_noise_gains(generator_only):
     first_hit = int(np.ceil(hits[0] * FPS))
     assert torch.all(seen[first_hit - 2] == 1.0)  # before the first click: as trained
     assert float(max(s.max() for s in seen[first_hit:first_hit + 2])) > 1.5
+
+
+def test_pulse_untimed_scales_the_pushes_only_while_no_tempo_is_found(generator_only):
+    """Rain or fire has onsets but no tempo: `pulse_untimed` 0 takes their pushes away (as pulse_gain 0
+    does), while music with a tempo (here a fixed bpm) keeps its pushes whatever the knob says."""
+    m = generator_only
+    noise = (0.3 * np.random.default_rng(5).standard_normal(int(4.0 * m.sample_rate))).astype(np.float32)
+    clicks, _ = click_track(4.0, m.sample_rate)
+    both = dict(motion_speed=0.0, motion_base=0.0, noise_amount=0.0)  # the pushes alone move the picture
+    moves = lambda ws: float((ws[1:] - ws[:-1]).norm(dim=(1, 2)).sum())  # noqa: E731
+    untimed = trajectory(m, noise, "react", pulse_untimed=0.0, **both)
+    assert torch.equal(untimed, trajectory(m, noise, "react", pulse_gain=0.0, **both))
+    assert moves(trajectory(m, noise, "react", **both)) > 0.0  # the default keeps them
+    half = trajectory(m, noise, "react", pulse_untimed=0.5, **both)
+    assert 0.0 < moves(half) < moves(trajectory(m, noise, "react", **both))
+    timed = trajectory(m, clicks, "react", pulse_untimed=0.0, bpm=120.0, **both)
+    assert torch.equal(timed, trajectory(m, clicks, "react", bpm=120.0, **both))
+    assert moves(timed) > 0.0
