@@ -91,3 +91,18 @@ def test_judge_frechet_grows_with_blur(tiny_data):
     fd = stage.judge_frechet(tiny_data, {"true": true, "same": list(true), "soft": blur(1.0), "mush": blur(3.0)})
     assert abs(fd["frechet_same"]) < 1e-6, fd
     assert 0 < fd["frechet_soft"] < fd["frechet_mush"], fd
+
+
+def test_the_degraded_figures_use_the_fixed_degradation_whatever_training_used(tiny_data, tmp_path):
+    """eval.json's degraded inputs come from DEGRADE, not from the run's own `degrade` (so runs trained
+    on other degradations are compared on the same inputs): the classic filters' figures, which do
+    not depend on the training, match those of a run trained with every degradation off."""
+    args = ["--data", tiny_data, "--preset", "tiny", "--steps", 2, "--set", "eval_frechet=false"]
+    assert train("upscaler", *args, "--out", tmp_path / "a")[0] == 0
+    off = [x for k in ("blur_prob", "artefact_prob", "noise_prob", "jpeg_prob") for x in ("--set", f"degrade.{k}=0.0")]
+    assert train("upscaler", *args, *off, "--out", tmp_path / "b")[0] == 0
+    a, b = (json.loads((tmp_path / n / "eval.json").read_text()) for n in ("a", "b"))
+    assert json.loads((tmp_path / "b/config.json").read_text())["degrade"]["blur_prob"] == 0.0
+    for method in ("lanczos", "bicubic", "bilinear"):
+        assert a[f"psnr_degraded_{method}"] == b[f"psnr_degraded_{method}"]
+        assert a[f"psnr_degraded_{method}"] < a[f"psnr_clean_{method}"]  # really degraded
