@@ -59,3 +59,22 @@ def test_shipped_default_names_real_recordings_above_chance():
     assert rec["files"] == 24 and rec["seeds"] == 4
     assert rec["accuracy"] >= RECORDINGS_FLOOR, rec
     assert rec["baseline_accuracy"] <= 2 * rec["chance"], rec
+
+
+@pytest.mark.slow
+def test_shipped_upscaler_is_sharper_than_lanczos_on_unseen_frames(tmp_path):
+    """Issue 14: the default's x4 upscaler against Lanczos on frames the procedural renderer draws at 4x
+    the generator's size from a seed no recipe used (the true frames), from their clean area
+    downscales and from generator-like degraded ones. BENCHMARKS.md reports it on the recipe's own
+    held-out frames (PSNR 33.1 vs 32.5 dB clean; the judge's Frechet distance too)."""
+    from training.stages import upscaler as stage
+
+    bundle = load_bundle("default")
+    knobs = bundle.config["provenance"]["knobs"]
+    size = 4 * int(knobs["SIZE"])
+    write_synthetic(tmp_path / "hr", 18, seed=HELD_OUT_SEED, size=size, fps=int(knobs["FPS"]),
+                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate, val_fraction=0.5)
+    m = stage.evaluate(bundle.upscaler.float().eval(), str(tmp_path / "hr"), 3, stage.DEGRADE, 0, frechet=False)
+    assert m["val_frames"] >= 18, m
+    assert m["psnr_clean_learned"] > m["psnr_clean_lanczos"] + 0.2, m
+    assert m["psnr_degraded_learned"] > m["psnr_degraded_lanczos"] + 0.2, m
