@@ -66,7 +66,7 @@ def test_shipped_upscaler_is_sharper_than_lanczos_on_unseen_frames(tmp_path):
     """Issue 14: the default's x4 upscaler against Lanczos on frames the procedural renderer draws at 4x
     the generator's size from a seed no recipe used (the true frames), from their clean area
     downscales and from generator-like degraded ones. BENCHMARKS.md reports it on the recipe's own
-    held-out frames (PSNR 33.1 vs 32.5 dB clean; the judge's Frechet distance too)."""
+    held-out frames (PSNR 32.96 vs 32.35 dB clean; the judge's Frechet distance too)."""
     from training.stages import upscaler as stage
 
     bundle = load_bundle("default")

@@ -14,8 +14,9 @@ All randomness comes from per-sample generators seeded by (seed, step, position)
 
 Outputs in the run folder: upscaler.json + upscaler.safetensors (the bundle part), eval.json with
 held-out PSNR against the true high-resolution frames (learned vs lanczos, bicubic, bilinear; clean
-area-downscaled inputs and inputs degraded by the fixed `DEGRADE`, whatever the training used) and each method's Frechet distance to the true frames in the
-independent frame judge's features (`eval_frechet`). `--bundle B` also writes the upscaler into bundle B
+area-downscaled inputs and inputs degraded by the fixed `DEGRADE`, whatever the training used) and
+each method's Frechet distance to the true frames in the independent frame judge's features
+(`eval_frechet`). `--bundle B` also writes the upscaler into bundle B
 (atomically, the rest of the bundle unchanged).
 """
 
