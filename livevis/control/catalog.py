@@ -21,8 +21,8 @@ PARAMS: tuple[Param, ...] = (
     Param("pulse_flux", "float", 0.0, "push by the spectral flux between onsets (strums, dense chords), as a share of pulse_gain", 0.0, 4.0, group="reaction"),
     Param("pulse_coarse", "float", 1.0, "share of the onset pushes on the coarse layers (layout, colours)", 0.0, 1.0, group="reaction"),
     Param("pulse_decay", "float", 0.6, "time constant of an onset push's decay", 0.01, 2.0, "s", group="reaction"),
-    Param("pulse_untimed", "float", 1.0, "share of the onset pushes while no tempo is found (rain, fire, speech, "
-          "ambient pads): lower keeps the scene steadier there and leaves music's pushes as they are", 0.0, 1.0, group="reaction"),
+    Param("pulse_untimed", "float", 1.0, "share of the onset reaction (pushes, noise, learned catch-up) while no tempo is "
+          "found (rain, fire, speech, ambient pads): lower keeps the scene steadier there, music keeps its own", 0.0, 1.0, group="reaction"),
     Param("noise_amount", "float", 1.0, "StyleGAN2 noise inputs scaled up by onsets (0: as trained)", 0.0, 4.0, group="reaction"),
     Param("chroma_amount", "float", 0.0, "blend toward 12 pitch-class latents by the music's chroma (0: off)", 0.0, 2.0, group="reaction"),
     Param("jump_beats", "int", 0, "jump to the next keyframe every N beats (0: off)", 0, 64, "beats", group="reaction"),

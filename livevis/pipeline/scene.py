@@ -244,8 +244,9 @@ class SceneDriver:
             f, flux = self._analyse(fresh)
             onsets = self.analyzer.take_onsets()
         phase = f.beat_phase if f.bpm else None
-        if not f.bpm:
-            onsets = onsets * float(p["pulse_untimed"])
+        untimed = float(p["pulse_untimed"])
+        if not f.bpm and untimed != 1.0:  # no tempo: the onset reaction at its untimed share
+            onsets = onsets * untimed
         with self._time("react"):
             self.react.step(dt, f.bands, onsets, phase, f.chroma, p, flux=flux)
             if self.m.noise_gains is not None:
