@@ -15,7 +15,11 @@ mkdir -p "$out"
 status=$?
 bench() {
     local name=$1; shift
-    "$PY" -m livevis bench --compute cuda --frames 300 --warmup 30 --out-size 1920x1080 --json "$@" > "$out/$name.json" || status=1
+    if ! "$PY" -m livevis bench --compute cuda --frames 300 --warmup 30 --out-size 1920x1080 --json "$@" > "$out/$name.json"; then
+        echo "$name: bench failed" >&2
+        status=1
+        return
+    fi
     "$PY" -c "import json, sys; d = json.load(open(sys.argv[1])); print(sys.argv[2], round(d['fps'], 1), 'fps, frame', round(d['frame_ms']['median'], 2), 'ms, latency', round(d['latency_ms']['median'], 2), 'ms, interop', d['interop'])" "$out/$name.json" "$name"
 }
 bench learned-eager --upscaler learned --backend eager
