@@ -32,6 +32,9 @@ FLUX_STATS_S = 0.4  # time constant of the running mean / deviation under the on
 ONSET_K = 2.0  # threshold = mean + k * mean absolute deviation + ONSET_DELTA
 ONSET_DELTA = 0.02
 ENVELOPE_LATENCY = 0.5  # of n_fft: hit -> onset-envelope peak, through the Hann window (tuned on validation tracks)
+MEL_FLUX_BANDS = 64  # onset strength as librosa defines it: mean rectified dB rise over mel bands, lag one block
+MEL_FLUX_AMIN = 1e-10  # power floor of the mel dB (of the block's mean-square-scaled power)
+MEL_FLUX_UNIT = 6.0  # dB: a rise of this much over the whole spectrum is onset strength 1 (dB rises are level-free)
 LOG_GAIN = 1.0  # log1p(LOG_GAIN * |X| / reference): compressive, scale-free once the AGC has adapted
 
 
@@ -44,6 +47,7 @@ class AudioFeatures:
     onsets: np.ndarray  # [n_bands] float32, per-band onset strength in the newest block, >= 0 (0 = none)
     onset: bool  # any band fired in any block since the previous read of `features` (process returns one)
     flux: float  # all-band normalised spectral flux of the newest block, >= 0
+    onset_strength: float  # mel onset strength of the newest block (MEL_FLUX_BANDS), >= 0, ~1 on a clear hit, 0 in silence
     level: float  # AGC-normalised overall level 0..1
     rms_db: float  # raw RMS dBFS of the newest block (-120 for silence)
     bpm: float | None  # tempo (None until confident), or the tapped / fixed override
@@ -102,6 +106,9 @@ class LiveAnalyzer:
         self._bin_band = np.argmax(self._band_mask[:, self._flux_bins], axis=0)  # [n_flux_bins]
         self._flux_mask = self._band_mask[:, self._flux_bins]  # [n_bands, n_flux_bins]
         self._chroma_fb = librosa.filters.chroma(sr=self.sample_rate, n_fft=self.n_fft).astype(np.float32)  # [12, n_bins]
+        # The mel onset strength follows what a listener hears as attacks across the spectrum (and
+        # what librosa.onset.onset_strength measures); the band flux above serves the onset detector.
+        self._mel_fb = librosa.filters.mel(sr=self.sample_rate, n_fft=self.n_fft, n_mels=MEL_FLUX_BANDS).astype(np.float64)  # [M, n_bins]
 
         self.floor_db = float(floor_db)
         self._agc = PercentileAGC(self.n_bands + 1, block_rate, seconds=agc_seconds, floor_db=self.floor_db)
@@ -123,6 +130,8 @@ class LiveAnalyzer:
         self._mag = np.empty(len(self._flux_bins), dtype=np.float64)
         self._prev_mag = np.zeros(len(self._flux_bins), dtype=np.float64)
         self._levels_db = np.empty(self.n_bands + 1, dtype=np.float64)  # [bands..., overall]
+        self._mel_db = np.empty(MEL_FLUX_BANDS, dtype=np.float64)
+        self._prev_mel_db = np.empty(MEL_FLUX_BANDS, dtype=np.float64)
         self._gains = np.empty(self.n_bands + 1, dtype=np.float64)
         self._bin_ref = np.empty(len(self._flux_bins), dtype=np.float64)
         self._band_ref = np.empty(self.n_bands, dtype=np.float64)
@@ -155,6 +164,8 @@ class LiveAnalyzer:
         self._flux_mean = np.zeros(self.n_bands + 1, dtype=np.float64)  # [bands..., all]
         self._flux_dev = np.zeros(self.n_bands + 1, dtype=np.float64)
         self._flux_peak = np.full(self.n_bands + 1, self._flux_floor, dtype=np.float64)
+        self._mel_blocks = 0  # blocks since reset: no rise is counted until the window is full of audio
+        self._onset_strength = 0.0
         self._since_onset = np.full(self.n_bands, self._min_gap, dtype=np.int64)  # blocks since each band fired
         self._bands = np.zeros(self.n_bands, dtype=np.float32)
         self._onsets = np.zeros(self.n_bands, dtype=np.float32)
@@ -286,6 +297,7 @@ class LiveAnalyzer:
         self._onsets[fired] = strength[: self.n_bands][fired]
         np.maximum(self.onset_peak, self._onsets, out=self.onset_peak)
         self._flux = float(strength[self.n_bands])
+        self._mel_onset_strength(power, float(gate[self.n_bands]))
         if fired.any():
             self._onset_unread = True
 
@@ -305,9 +317,24 @@ class LiveAnalyzer:
         if self._tempo.beat:
             self._beat_pending = True
 
+    def _mel_onset_strength(self, power: np.ndarray, gate: float) -> None:
+        """Mean rectified rise of the mel dB since the previous block, in MEL_FLUX_UNITs, 0 in silence.
+        Not normalised by a follower: a dB rise is already independent of the input's level, and a
+        fixed scale keeps one hit's strength comparable with the next."""
+        mel_db = self._mel_db
+        np.matmul(self._mel_fb, power, out=mel_db)
+        np.maximum(mel_db, MEL_FLUX_AMIN, out=mel_db)
+        np.log10(mel_db, out=mel_db)
+        mel_db *= 10.0
+        self._mel_blocks += 1
+        full = self._mel_blocks > self.n_fft // self.hop  # this block and the previous one saw whole windows
+        rise = float(np.maximum(mel_db - self._prev_mel_db, 0.0).mean()) if full else 0.0
+        self._mel_db, self._prev_mel_db = self._prev_mel_db, mel_db
+        self._onset_strength = rise / MEL_FLUX_UNIT * gate
+
     def _snapshot(self, onset: bool) -> AudioFeatures:
         t = self._tempo
         return AudioFeatures(
             index=self._index, bands=self._bands.copy(), onsets=self._onsets.copy(), onset=onset,
-            flux=self._flux, level=self._level, rms_db=self._rms_db, bpm=t.bpm,
+            flux=self._flux, onset_strength=self._onset_strength, level=self._level, rms_db=self._rms_db, bpm=t.bpm,
             beat_phase=float(t.phase), beat=bool(t.beat), chroma=self._chroma.copy())

@@ -116,7 +116,8 @@ def test_same_samples_in_any_chunking_give_the_same_features():
             ref = by_block[f.index]
             for name in ("bands", "onsets", "chroma"):
                 np.testing.assert_array_equal(getattr(f, name), getattr(ref, name), err_msg=name)
-            assert (f.flux, f.level, f.rms_db, f.bpm, f.beat_phase) == (ref.flux, ref.level, ref.rms_db, ref.bpm, ref.beat_phase)
+            assert (f.flux, f.onset_strength, f.level, f.rms_db, f.bpm, f.beat_phase) == (
+                ref.flux, ref.onset_strength, ref.level, ref.rms_db, ref.bpm, ref.beat_phase)
             checked += 1
     assert checked > 20
 
@@ -145,13 +146,14 @@ def test_silence_and_hiss_stay_near_zero():
     feats = per_block(analyzer, np.zeros(5 * rate, dtype=np.float32))
     last = feats[-1]
     assert not last.bands.any() and not last.onsets.any() and not last.chroma.any()
-    assert last.level == 0 and last.flux == 0 and last.bpm is None and last.rms_db == -120.0
+    assert last.level == 0 and last.flux == 0 and last.onset_strength == 0 and last.bpm is None and last.rms_db == -120.0
     hiss = (np.random.default_rng(1).standard_normal(6 * rate) * 10 ** (-80 / 20)).astype(np.float32)  # -80 dBFS
     analyzer = LiveAnalyzer(rate)
     feats = per_block(analyzer, hiss)
     tail = feats[len(feats) // 2 :]
     assert max(float(f.bands.max()) for f in tail) < 0.05
     assert max(f.level for f in tail) < 0.05
+    assert max(f.onset_strength for f in tail) < 0.05
     assert not analyzer.take_onsets().any()
     assert all(f.bpm is None for f in feats)
 
@@ -241,3 +243,38 @@ def test_reset_forgets_everything():
     analyzer.reset()
     f = analyzer.features
     assert f.index == 0 and f.bpm is None and not f.bands.any() and analyzer.tempo_mode == "auto"
+
+
+def test_onset_strength_is_librosas_mel_flux_per_block_and_level_free():
+    """Mean rectified rise of the mel dB between consecutive blocks, over MEL_FLUX_UNIT: the same
+    numbers as librosa's mel power in dB on the same frames, at any input level."""
+    import librosa
+
+    from livevis.audio.features import MEL_FLUX_BANDS, MEL_FLUX_UNIT
+
+    bed = np.random.default_rng(3).standard_normal(3 * SR).astype(np.float32) * 0.02  # continuous: no bin at the floor
+    signal = make_signal("clicks", 3.0, SR, bpm=100.0) + bed
+    analyzer = LiveAnalyzer(SR)
+    got = np.array([f.onset_strength for f in per_block(analyzer, signal)])  # [blocks]
+    hop, n_fft = analyzer.hop, analyzer.n_fft
+    padded = np.concatenate([np.zeros(n_fft - hop, np.float32), signal])  # the analyzer's window starts on zeros
+    power = np.abs(librosa.stft(padded, n_fft=n_fft, hop_length=hop, center=False, window="hann")) ** 2
+    mel_db = librosa.power_to_db(librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=MEL_FLUX_BANDS) @ (power * analyzer._power_scale),
+                                 ref=1.0, amin=1e-10, top_db=None)
+    want = np.maximum(np.diff(mel_db, axis=1), 0.0).mean(axis=0) / MEL_FLUX_UNIT  # [blocks - 1]
+    settled = slice(2 * SR // hop, len(got))  # after the start-up (gate opening, first full windows)
+    np.testing.assert_allclose(got[settled], want[settled.start - 1 : len(got) - 1], rtol=1e-4, atol=1e-6)
+    # Every click is a clear hit, and between them the noise bed barely rises.
+    assert got[settled].max() > 0.5 and np.median(got[settled]) < 0.2
+    quiet = np.array([f.onset_strength for f in per_block(LiveAnalyzer(SR), signal * 10 ** (-20 / 20))])  # bed still above the gate
+    np.testing.assert_allclose(quiet[settled], got[settled], rtol=0.05, atol=0.02)
+
+
+def test_onset_strength_counts_no_rise_while_the_first_window_fills():
+    """A sound already playing when the analysis starts is not an attack: the window filling with it is not."""
+    noise = np.random.default_rng(4).standard_normal(SR).astype(np.float32) * 0.1
+    analyzer = LiveAnalyzer(SR)
+    feats = per_block(analyzer, noise)
+    first = analyzer.n_fft // analyzer.hop  # blocks until the window holds only audio
+    assert all(f.onset_strength == 0 for f in feats[:first])
+    assert max(f.onset_strength for f in feats[first:]) < 0.3
