@@ -10,6 +10,9 @@ parameter registry's snapshot each frame (livevis/control/catalog.py, group "rea
   onset's strength, and the push decays with `pulse_decay`. Pushes add up (a roll of hits moves the
   picture on every hit, not only on the first);
 - chroma: an optional blend over 12 pitch-class latents by the smoothed chroma;
+- orbit: the latent turns around a circle of radius `orbit` (W standard deviations) at a speed set
+  by the mel onset strength: every attack moves the picture in proportion to its strength, and
+  nothing moves it back afterwards (a pulse's decay is motion on no sound);
 - noise gains: per group, 1 + noise_amount x the group's decaying onset envelope (StyleGAN2 noise);
 - beat jumps: every `jump_beats` beats every group glides one keyframe on.
 """
@@ -28,6 +31,7 @@ from livevis.pipeline.keyframe_path import layer_groups
 N_BANDS = 3  # bass, mid, high: one per layer group
 DIRECTIONS_PER_BAND = 8
 MAX_PULSE = 3.0  # cap of the summed push, in W standard deviations (keeps rolls on the manifold)
+MAX_ORBIT_STRENGTH = 4.0  # one block's onset strength counts at most this much (a click is not a jump)
 JUMP_SECONDS = 0.25  # a beat jump's glide to the next keyframe
 
 
@@ -63,6 +67,12 @@ class ReactiveLayer:
         dirs = dirs / dirs.pow(2).mean(-1, keepdim=True).sqrt() * stats.std
         self.directions = dirs[:N_BANDS]  # [B, M, w_dim] onset pushes per band
         self.flux_directions = dirs[N_BANDS]  # [M, w_dim] pushes by spectral flux
+        # The orbit's plane: two orthogonal directions of W's spread (their own stream, so the pushes
+        # above stay what they were for a seed).
+        g_orbit = torch.Generator().manual_seed(2000003 + int(seed))
+        plane = torch.linalg.qr(torch.randn(w_dim, 2, generator=g_orbit, dtype=torch.float64))[0].T  # [2, w_dim] orthonormal
+        self.orbit_plane = (plane * w_dim ** 0.5).float().to(device) * stats.std  # [2, w_dim] unit RMS, then W's spread
+        self._orbit = torch.zeros(1, 1, w_dim, device=device)  # [1, 1, w_dim] scratch
         self.chroma_latents = None if chroma_latents is None else (chroma_latents - chroma_latents.mean(0)).float()  # [12, w_dim]
         self._pulse = torch.zeros(1, self.num_ws, w_dim, device=device)  # [1, num_ws, w_dim]
         self.offset = torch.zeros_like(self._pulse)  # [1, num_ws, w_dim] pulse + chroma, handed out (reused)
@@ -78,6 +88,7 @@ class ReactiveLayer:
         self.chroma = np.zeros(12, dtype=np.float64)
         self._next_dir = [0] * N_BANDS
         self._next_flux = 0
+        self.orbit_angle = 0.0
         self._beats = 0
         self._jump_left = 0.0
         self._last_phase: float | None = None
@@ -85,10 +96,11 @@ class ReactiveLayer:
         self.offset.zero_()
 
     def step(self, dt: float, bands: np.ndarray, onsets: np.ndarray, beat_phase: float | None,
-             chroma: np.ndarray | None, p: Mapping, flux: float = 0.0) -> None:
+             chroma: np.ndarray | None, p: Mapping, flux: float = 0.0, onset_strength: float = 0.0) -> None:
         """Advance by dt seconds. bands [3] AGC energies, onsets [3] onset strengths since the last
         frame (0 = none), beat_phase in [0, 1) or None (no tempo), chroma [12] or None, flux the mean
-        normalised spectral flux since the last frame; p is the parameter snapshot of this frame."""
+        normalised spectral flux since the last frame, onset_strength the mean mel onset strength since
+        the last frame (AudioFeatures.onset_strength); p is the parameter snapshot of this frame."""
         dt = max(float(dt), 0.0)
         gains = np.array([p["gain_bass"], p["gain_mid"], p["gain_high"]], dtype=np.float64)
         bands = np.nan_to_num(np.asarray(bands, dtype=np.float64)[:N_BANDS], nan=0.0, posinf=0.0)
@@ -128,6 +140,7 @@ class ReactiveLayer:
         # The coarse layers set the scene's layout and colours: `pulse_coarse` < 1 keeps pushes off
         # them (learned mode: the beat moves the picture, the sound model keeps the scene).
         self.offset.copy_(self._pulse)
+        self._add_orbit(dt, onset_strength, p)
         coarse = float(p["pulse_coarse"])
         if coarse != 1.0:
             self.offset[:, self._coarse].mul_(coarse)
@@ -139,6 +152,19 @@ class ReactiveLayer:
         if amount > 0.0 and self.chroma_latents is not None and self.chroma.sum() > 0:
             weights = torch.from_numpy(self.chroma.astype(np.float32)).to(self.offset.device)  # [12]
             self.offset.add_((weights @ self.chroma_latents) * amount)  # [w_dim] on every layer
+
+    def _add_orbit(self, dt: float, strength: float, p: Mapping) -> None:
+        """Turn the orbit by `orbit_speed` x strength x dt radians and add its point to the offset."""
+        radius = float(p["orbit"])
+        strength = float(strength)
+        if math.isfinite(strength) and strength > 0.0:
+            self.orbit_angle = (self.orbit_angle + float(p["orbit_speed"]) * min(strength, MAX_ORBIT_STRENGTH) * dt) % math.tau
+        if radius <= 0.0 or self.orbit_angle == 0.0:
+            return
+        # The circle passes through the unmoved latent (angle 0): offset = r((cos a - 1) u + sin a v).
+        u, v = self.orbit_plane
+        self._orbit[0, 0].copy_(u).mul_(radius * (math.cos(self.orbit_angle) - 1.0)).add_(v, alpha=radius * math.sin(self.orbit_angle))
+        self.offset.add_(self._orbit)
 
     def _beat_jumps(self, phase: float | None, every: int, dt: float) -> None:
         if phase is not None and self._last_phase is not None and phase < self._last_phase - 0.5:

@@ -241,14 +241,15 @@ class SceneDriver:
         dt = max(int(index) - self.index, 0) / self.sample_rate
         self.index = int(index)
         with self._time("analysis"):
-            f, flux = self._analyse(fresh)
+            f, flux, strength = self._analyse(fresh)
             onsets = self.analyzer.take_onsets()
         phase = f.beat_phase if f.bpm else None
         untimed = float(p["pulse_untimed"])
         if not f.bpm and untimed != 1.0:  # no tempo: the onset reaction at its untimed share
             onsets = onsets * untimed
+            strength = strength * untimed
         with self._time("react"):
-            self.react.step(dt, f.bands, onsets, phase, f.chroma, p, flux=flux)
+            self.react.step(dt, f.bands, onsets, phase, f.chroma, p, flux=flux, onset_strength=strength)
             if self.m.noise_gains is not None:
                 self.m.noise_gains.copy_(torch.from_numpy(self.react.noise_gains))
         out = self.out
@@ -271,17 +272,21 @@ class SceneDriver:
         return out
 
     def _analyse(self, fresh: np.ndarray):
-        """Feed the new audio block by block; (newest features, mean spectral flux of those blocks)."""
+        """Feed the new audio block by block; (newest features, mean spectral flux and mean mel onset
+        strength of those blocks)."""
         an = self.analyzer
         hop = an.hop
-        total, blocks, f = 0.0, 0, an.features
+        flux, strength, blocks, f = 0.0, 0.0, 0, an.features
         for start in range(0, fresh.shape[0], hop):
             before = f.index
             f = an.process(fresh[start:start + hop])
             if f.index != before:  # a block was analysed
-                total += f.flux
+                flux += f.flux
+                strength += f.onset_strength
                 blocks += 1
-        return f, (total / blocks if blocks else 0.0)
+        if not blocks:
+            return f, 0.0, 0.0
+        return f, flux / blocks, strength / blocks
 
     def _retrieve(self, index: int, reader: WindowReader, dt: float, p: Mapping) -> None:
         """Every step boundary: embed the newest window, look up the bank; glide the base there."""

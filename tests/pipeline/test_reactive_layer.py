@@ -66,3 +66,38 @@ def test_beat_jumps_every_n_beats():
     for _ in range(30):
         r.step(DT, np.zeros(3), np.zeros(3), 0.5, None, p)
     assert np.allclose(r.positions, 1.0)
+
+
+def test_orbit_moves_by_each_attack_and_stays_on_its_circle():
+    """Each frame's move is the chord the attack's strength turns; with no sound nothing moves back."""
+    r, p = layer(orbit=1.0, orbit_speed=6.0, pulse_gain=0.0)
+    bands, none = quiet()
+    moves, points = [], []
+    for strength in (0.0, 1.0, 0.0, 0.0, 2.0, 0.5, 0.0):
+        before = r.offset.clone()
+        r.step(DT, bands, none, None, None, p, onset_strength=strength)
+        moves.append(float((r.offset - before)[0, 0].norm()))
+        points.append(r.offset[0, 0].clone())
+    assert moves[0] == 0.0 and moves[2] == moves[3] == moves[6] == 0.0
+    # A chord of angle a on a circle of radius r (per-dimension spread 0.5 over 16 dims: |u| = 2) is 2 r |u| sin(a / 2).
+    for k, strength in ((1, 1.0), (4, 2.0), (5, 0.5)):
+        angle = 6.0 * strength * DT
+        assert abs(moves[k] - 2 * 2.0 * np.sin(angle / 2)) < 1e-4
+    # The circle passes through the unmoved latent, and every point stays on it.
+    u, v = r.orbit_plane
+    centre = -u  # radius 1: offset = (cos a - 1) u + sin a v
+    for point in points[1:]:
+        assert abs(float((point - centre).norm()) - float(u.norm())) < 1e-4
+    assert abs(float(u @ v)) < 1e-3 * float(u.norm()) ** 2
+
+
+def test_orbit_off_or_silent_leaves_the_latent_and_spreads_over_all_layers():
+    r, p = layer(orbit=0.0, orbit_speed=6.0, pulse_gain=0.0)
+    r.step(DT, *quiet(), None, None, p, onset_strength=3.0)
+    assert float(r.offset.abs().max()) == 0.0
+    r, p = layer(orbit=0.5, orbit_speed=6.0, pulse_gain=0.0, pulse_coarse=0.0)
+    r.step(DT, *quiet(), None, None, p, onset_strength=float("nan"))
+    assert float(r.offset.abs().max()) == 0.0
+    r.step(DT, *quiet(), None, None, p, onset_strength=1.0)
+    norms = r.offset[0].norm(dim=-1)  # [num_ws]
+    assert float(norms[0]) == 0.0 and float(norms[-1]) > 0.0  # pulse_coarse 0 keeps it off the coarse layers
