@@ -104,10 +104,7 @@ class SoundScene:
         (reused: copy it to keep it)."""
         assert self._anchor is not None, "call reset() first"
         heard = heard_part(mel)
-        if heard is None:
-            if self.posterior is None:
-                return self.shift.zero_()
-        else:
+        if heard is not None:
             probs = self.model(heard).float().softmax(-1)[0]                # [K]
             if self.posterior is None:
                 self.posterior = probs.clone()
@@ -116,8 +113,10 @@ class SoundScene:
                 self.posterior.lerp_(probs, a)
             best = int(self.posterior.argmax())
             self.heard = (best, float(self.posterior[best]))
-        if self.pinned:
-            target = self._anchor                                           # the prompt's scene holds
+        if self.pinned or self.posterior is None:
+            # The prompt's scene holds; before any sound is heard, the seed's does (with no shift, the
+            # sound model's drift would show for the first instants, then glide back).
+            target = self._anchor
         else:
             target = self.model.scene(self.mix(), self._pick).to(self._anchor).expand_as(self._anchor)
         drift = state.float() - self._anchor                                # [1, num_ws, w_dim]
