@@ -10,9 +10,9 @@ parameter registry's snapshot each frame (livevis/control/catalog.py, group "rea
   onset's strength, and the push decays with `pulse_decay`. Pushes add up (a roll of hits moves the
   picture on every hit, not only on the first);
 - chroma: an optional blend over 12 pitch-class latents by the smoothed chroma;
-- orbit: the latent turns around a circle of radius `orbit` (W standard deviations) at a speed set
-  by the mel onset strength: every attack moves the picture in proportion to its strength, and
-  nothing moves it back afterwards (a pulse's decay is motion on no sound);
+- orbit: the middle and fine layers turn around a circle of radius `orbit` (W standard deviations)
+  at a speed set by the mel onset strength: every attack moves the picture in proportion to its
+  strength, and nothing moves it back afterwards (a pulse's decay is motion on no sound);
 - noise gains: per group, 1 + noise_amount x the group's decaying onset envelope (StyleGAN2 noise);
 - beat jumps: every `jump_beats` beats every group glides one keyframe on.
 """
@@ -140,10 +140,10 @@ class ReactiveLayer:
         # The coarse layers set the scene's layout and colours: `pulse_coarse` < 1 keeps pushes off
         # them (learned mode: the beat moves the picture, the sound model keeps the scene).
         self.offset.copy_(self._pulse)
-        self._add_orbit(dt, onset_strength, p)
         coarse = float(p["pulse_coarse"])
         if coarse != 1.0:
             self.offset[:, self._coarse].mul_(coarse)
+        self._add_orbit(dt, onset_strength, p)
 
         # chroma
         amount = float(p["chroma_amount"])
@@ -164,7 +164,9 @@ class ReactiveLayer:
         # The circle passes through the unmoved latent (angle 0): offset = r((cos a - 1) u + sin a v).
         u, v = self.orbit_plane
         self._orbit[0, 0].copy_(u).mul_(radius * (math.cos(self.orbit_angle) - 1.0)).add_(v, alpha=radius * math.sin(self.orbit_angle))
-        self.offset.add_(self._orbit)
+        # Off the coarse layers: they hold the scene's layout and colours (validation: an orbit on
+        # every layer took the picture off the scene at any radius that moved it visibly).
+        self.offset[:, self._coarse.stop:].add_(self._orbit)
 
     def _beat_jumps(self, phase: float | None, every: int, dt: float) -> None:
         if phase is not None and self._last_phase is not None and phase < self._last_phase - 0.5:
