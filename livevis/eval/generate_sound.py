@@ -9,6 +9,8 @@ class name, livevis.eval.report.class_texts), each with its own seed, the clip l
                        (livevis.eval.judge), else the eval frame classifier
     sync_r             per clip, Pearson r of the sound's onset strength per frame with the frame
                        change (livevis.eval.response.onset_per_frame); mean over clips
+    frame_change       how much the picture moves: mean |frame[t] - frame[t-1]| ([-1, 1] pixels),
+                       over frames and clips (sync alone would also reward a still picture that twitches)
     fad                Frechet distance in the audio classifier's hidden features between generated
                        windows and real held-out windows; "griffin_lim_floor": the same for real
                        held-out mels sent through Griffin-Lim (what the vocoder alone costs)
@@ -163,7 +165,7 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
         with torch.inference_mode():
             return clip.encode_text([text]).float()
 
-    sound_pred, picture_pred, picture_lab, labels, syncs, clip_tv = [], [], [], [], [], []
+    sound_pred, picture_pred, picture_lab, labels, syncs, clip_tv, motion = [], [], [], [], [], [], []
     gen_feats = []
     for c, text in enumerate(texts):
         say(f"generating {per_class} clip(s) of {classes[c]}")
@@ -190,6 +192,7 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
                 change = metrics.frame_change(frames)                           # [T-1]
                 strength = onset_per_frame(audio, fe.sample_rate, fps, frames.shape[0])
                 syncs.append(metrics.clip_sync(change, strength))
+                motion.append(float(change.mean()))
 
     say("Frechet distances against held-out real audio")
     real_feats, gl_feats, gl_pred, gl_lab = [], [], [], []
@@ -213,6 +216,9 @@ def evaluate_generate(bundle, data, *, per_class: int = 2, seconds: float | None
         "sound_accuracy": s_acc, "sound_per_class": s_per, "chance": 1.0 / len(classes),
         "picture_accuracy": p_acc, "picture_per_class": p_per, "picture_judge": judge_name,
         "sync_r": _finite(metrics.mean_ignoring_nan(syncs)),
+        # How much the picture moves (mean |frame change| in [-1, 1] pixels per frame): a still
+        # picture with small twitches on the hits would also correlate.
+        "frame_change": _finite(metrics.mean_ignoring_nan(motion)),
         "fad": {"generated": _finite(frechet_distance(torch.cat(gen_feats).numpy(), real_all)),
                 "griffin_lim_floor": _finite(frechet_distance(torch.cat(gl_feats).numpy(), real_all))},
         "sound_accuracy_real_griffin_lim": gl_acc,
@@ -243,6 +249,7 @@ def render_table(result: dict[str, Any]):
                   f"chance {pct(result['chance'])}, real via Griffin-Lim {pct(result['sound_accuracy_real_griffin_lim'])}")
     table.add_row(f"picture follows text ({result['picture_judge']})", pct(result["picture_accuracy"]), f"chance {pct(result['chance'])}")
     table.add_row("sync r (onsets vs frame change)", num(result["sync_r"]), "")
+    table.add_row("motion (mean frame change)", num(result.get("frame_change")), "")
     table.add_row("Frechet distance (audio classifier features)", num(result["fad"]["generated"]),
                   f"Griffin-Lim floor {num(result['fad']['griffin_lim_floor'])}")
     table.add_row("CLIP t<->v", num(result["clip_tv"]), "")

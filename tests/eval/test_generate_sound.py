@@ -38,6 +38,7 @@ def test_the_measurement_runs_and_is_in_range(sound_bundle, tiny_data):
     assert result["sound_accuracy"] > result["chance"]         # the sound follows the text above chance
     assert result["fad"]["griffin_lim_floor"] < result["fad"]["generated"]
     assert result["sync_r"] is None or -1.0 <= result["sync_r"] <= 1.0
+    assert 0.0 < result["frame_change"] < 2.0                  # the picture moves, within the pixel range
     assert math.isfinite(result["clip_tv"]) and result["picture_judge"] == "classifier"
 
 
