@@ -328,7 +328,10 @@ class LiveAnalyzer:
         mel_db *= 10.0
         self._mel_blocks += 1
         full = self._mel_blocks > self.n_fft // self.hop  # this block and the previous one saw whole windows
-        rise = float(np.maximum(mel_db - self._prev_mel_db, 0.0).mean()) if full else 0.0
+        rise = 0.0
+        if full:
+            self._prev_mel_db -= mel_db  # the old frame's buffer becomes scratch: -(rise) per band
+            rise = -float(np.minimum(self._prev_mel_db, 0.0, out=self._prev_mel_db).mean())
         self._mel_db, self._prev_mel_db = self._prev_mel_db, mel_db
         self._onset_strength = rise / MEL_FLUX_UNIT * gate
 

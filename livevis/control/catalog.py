@@ -23,8 +23,8 @@ PARAMS: tuple[Param, ...] = (
     Param("pulse_decay", "float", 0.6, "time constant of an onset push's decay", 0.01, 2.0, "s", group="reaction"),
     Param("pulse_untimed", "float", 1.0, "share of the onset reaction (pushes, noise, learned catch-up) while no tempo is "
           "found (rain, fire, speech, ambient pads): lower keeps the scene steadier there, music keeps its own", 0.0, 1.0, group="reaction"),
-    Param("orbit", "float", 0.0, "radius of the orbit the latent turns around as the sound's attacks come (in standard "
-          "deviations of W; 0: off): each attack moves the picture by its strength, and nothing moves it back", 0.0, 4.0, group="reaction"),
+    Param("orbit", "float", 0.0, "radius of the orbit the middle and fine layers turn around as the sound's attacks come "
+          "(in standard deviations of W; 0: off): each attack moves the picture by its strength, and nothing moves it back", 0.0, 4.0, group="reaction"),
     Param("orbit_speed", "float", 1.0, "how far the orbit turns per second of onset strength 1", 0.0, 32.0, "rad/s", group="reaction"),
     Param("noise_amount", "float", 1.0, "StyleGAN2 noise inputs scaled up by onsets (0: as trained)", 0.0, 4.0, group="reaction"),
     Param("chroma_amount", "float", 0.0, "blend toward 12 pitch-class latents by the music's chroma (0: off)", 0.0, 2.0, group="reaction"),
