@@ -23,12 +23,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PyTorch's x86_64 wheel with its CUDA libraries takes about 6.5 GB in .venv: say so before pip runs out.
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+if [ "${free_kb:-0}" -lt $((7 * 1024 * 1024)) ]; then
+  echo "livevis setup: warning: $((free_kb / 1024)) MB free here; the virtual environment needs about 7 GB" >&2
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 extra=""
 [ "${1:-}" = "dev" ] && extra="[dev,ndi]"  # ndi: the NDI send/receive test (cyndilib; proprietary NDI runtime)
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${extra}"
+.venv/bin/python -m pip install -q --no-cache-dir --upgrade pip
+.venv/bin/python -m pip install -q --no-cache-dir -e ".${extra}"
 echo "livevis setup: ready (.venv/bin/livevis)"
