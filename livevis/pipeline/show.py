@@ -167,6 +167,7 @@ class LiveShow:
                 if self.worker.error:
                     raise worker_failure(self.worker)
                 raise LivevisError("no frame was produced within 120 s")
+            self.loop.warm_up(first)  # before the show's clock and recording start
             mailbox.put(first)
             if self.recorder is not None:
                 # The recording starts now, with the first shown frame: audio from here on only.

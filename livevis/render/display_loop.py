@@ -145,6 +145,17 @@ class DisplayLoop:
             return True
         return self.seconds is not None and self._t0 is not None and self.clock() - self._t0 >= self.seconds
 
+    def warm_up(self, frame: Frame) -> None:
+        """Upload and draw `frame` once, unshown, unrecorded and uncounted, before the clock starts:
+        what a first draw builds (shader programs, the output stage's buffers, the upscaler's first
+        pass, the readback) is then not paid inside the show's first seconds, nor counted in
+        `seconds` or the recording."""
+        self.renderer.upload(frame)
+        self.target.use()
+        self.renderer.draw(self.target.framebuffer_size, post={}, effects_on=self.target.effects_on)
+        self.renderer.read_pixels(self._record_buffer)
+        self.renderer.ctx.finish()
+
     def run(self) -> DisplayStats:
         """Tick until stopped; returns the final stats. The caller closes recorder and target."""
         while self.tick():

@@ -150,3 +150,38 @@ def test_live_recording_leaves_the_stats_overlay_out_unless_asked(egl_ctx):
     assert recorded[False] and all(f.shape == (90, 160, 3) for f in recorded[False])
     assert all(np.abs(f.astype(int) - 128).max() == 0 for f in recorded[False])  # --record: no overlay
     assert all(np.abs(f.astype(int) - 128).max() > 30 for f in recorded[True])  # --record-overlay
+
+
+class _FirstDrawSlow(Renderer):
+    """A renderer whose first draw takes `delay` seconds, like a cold shader compile or upscaler start."""
+
+    def __init__(self, *args, delay: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delay, self.draws = delay, 0
+
+    def draw(self, *args, **kwargs):
+        self.draws += 1
+        if self.draws == 1:
+            time.sleep(self.delay)
+        return super().draw(*args, **kwargs)
+
+
+def test_warm_up_pays_the_first_draw_before_the_clock_starts(egl_ctx, tmp_path):
+    frame = Frame(rgba=pattern(64, 64, 0.0))
+    target = Offscreen(64, 64, ctx=egl_ctx)
+    renderer = _FirstDrawSlow(egl_ctx, 64, 64, delay=0.6)
+    mailbox = Mailbox()
+    mailbox.put(frame)
+    loop = DisplayLoop(target, renderer, mailbox, fps=30, seconds=0.5)
+    try:
+        with Recorder(tmp_path / "warm.mp4", 64, 64, 30, 48000) as rec:
+            loop.recorder = rec
+            loop.warm_up(frame)
+            assert (loop.stats.ticks, loop.stats.frames_new, loop.stats.recorded) == (0, 0, 0)  # nothing shown yet
+            stats = loop.run()
+    finally:
+        _close(target, renderer)
+    # The slow draw was the warm-up's: the half second of show that follows is all paced frames
+    # (without it, the first tick's draw alone would outlast `seconds`: one image, then the end).
+    assert renderer.draws == stats.ticks + 1
+    assert stats.ticks >= 8 and stats.recorded >= 10
