@@ -10,9 +10,10 @@ parameter registry's snapshot each frame (livevis/control/catalog.py, group "rea
   onset's strength, and the push decays with `pulse_decay`. Pushes add up (a roll of hits moves the
   picture on every hit, not only on the first);
 - chroma: an optional blend over 12 pitch-class latents by the smoothed chroma;
-- orbit: the middle and fine layers turn around a circle of radius `orbit` (W standard deviations)
-  at a speed set by the mel onset strength: every attack moves the picture in proportion to its
-  strength, and nothing moves it back afterwards (a pulse's decay is motion on no sound);
+- orbit: the middle and fine layers wander over a sphere of radius `orbit` (W standard deviations)
+  around the scene, each frame as far as the mel onset strength asks, in a new random direction:
+  every attack moves the picture in proportion to its strength, and nothing moves it back
+  afterwards (a pulse's decay is motion on no sound);
 - noise gains: per group, 1 + noise_amount x the group's decaying onset envelope (StyleGAN2 noise);
 - beat jumps: every `jump_beats` beats every group glides one keyframe on.
 """
@@ -67,12 +68,14 @@ class ReactiveLayer:
         dirs = dirs / dirs.pow(2).mean(-1, keepdim=True).sqrt() * stats.std
         self.directions = dirs[:N_BANDS]  # [B, M, w_dim] onset pushes per band
         self.flux_directions = dirs[N_BANDS]  # [M, w_dim] pushes by spectral flux
-        # The orbit's plane: two orthogonal directions of W's spread (their own stream, so the pushes
-        # above stay what they were for a seed).
-        g_orbit = torch.Generator().manual_seed(2000003 + int(seed))
-        plane = torch.linalg.qr(torch.randn(w_dim, 2, generator=g_orbit, dtype=torch.float64))[0].T  # [2, w_dim] orthonormal
-        self.orbit_plane = (plane * w_dim ** 0.5).float().to(device) * stats.std  # [2, w_dim] unit RMS, then W's spread
-        self._orbit = torch.zeros(1, 1, w_dim, device=device)  # [1, 1, w_dim] scratch
+        # The orbit's walk: directions from their own stream (so the pushes above stay what they were
+        # for a seed), restarted by reset() so an offline render repeats.
+        self._orbit_seed = 2000003 + int(seed)
+        self._orbit_gen = torch.Generator()
+        self._orbit_draw = torch.zeros(w_dim)  # [w_dim] CPU scratch: the generator's draw
+        self._orbit_step = torch.zeros(w_dim, device=device)  # [w_dim] scratch
+        self.orbit_point = torch.zeros(w_dim, device=device)  # [w_dim] the walk's point, offset from the scene
+        self._w_unit = float(stats.std.norm())  # length of a move of one standard deviation of W per dimension
         self.chroma_latents = None if chroma_latents is None else (chroma_latents - chroma_latents.mean(0)).float()  # [12, w_dim]
         self._pulse = torch.zeros(1, self.num_ws, w_dim, device=device)  # [1, num_ws, w_dim]
         self.offset = torch.zeros_like(self._pulse)  # [1, num_ws, w_dim] pulse + chroma, handed out (reused)
@@ -88,7 +91,8 @@ class ReactiveLayer:
         self.chroma = np.zeros(12, dtype=np.float64)
         self._next_dir = [0] * N_BANDS
         self._next_flux = 0
-        self.orbit_angle = 0.0
+        self._orbit_gen.manual_seed(self._orbit_seed)
+        self.orbit_point.zero_()
         self._beats = 0
         self._jump_left = 0.0
         self._last_phase: float | None = None
@@ -154,19 +158,34 @@ class ReactiveLayer:
             self.offset.add_((weights @ self.chroma_latents) * amount)  # [w_dim] on every layer
 
     def _add_orbit(self, dt: float, strength: float, p: Mapping) -> None:
-        """Turn the orbit by `orbit_speed` x strength x dt radians and add its point to the offset."""
+        """Walk the orbit's point by `orbit_speed` x strength x dt radians of its sphere (radius `orbit`)
+        and add it to the middle and fine layers."""
         radius = float(p["orbit"])
+        if radius <= 0.0:
+            return
         strength = float(strength)
         if math.isfinite(strength) and strength > 0.0:
-            self.orbit_angle = (self.orbit_angle + float(p["orbit_speed"]) * min(strength, MAX_ORBIT_STRENGTH) * dt) % math.tau
-        if radius <= 0.0 or self.orbit_angle == 0.0:
-            return
-        # The circle passes through the unmoved latent (angle 0): offset = r((cos a - 1) u + sin a v).
-        u, v = self.orbit_plane
-        self._orbit[0, 0].copy_(u).mul_(radius * (math.cos(self.orbit_angle) - 1.0)).add_(v, alpha=radius * math.sin(self.orbit_angle))
+            angle = float(p["orbit_speed"]) * min(strength, MAX_ORBIT_STRENGTH) * dt
+            self._orbit_walk(min(angle, 2.0) * radius * self._w_unit)
+        cap = radius * self._w_unit
+        norm = float(self.orbit_point.norm())
+        if norm > cap:  # back onto the sphere (also when the radius was just turned down)
+            self.orbit_point.mul_(cap / norm)
         # Off the coarse layers: they hold the scene's layout and colours (validation: an orbit on
         # every layer took the picture off the scene at any radius that moved it visibly).
-        self.offset[:, self._coarse.stop:].add_(self._orbit)
+        self.offset[:, self._coarse.stop:].add_(self.orbit_point)
+
+    def _orbit_walk(self, length: float) -> None:
+        """Move the orbit's point by `length` in a random direction (W's own spread per dimension)
+        across the radius, so the whole step is motion rather than a move along the radius."""
+        torch.randn(self._orbit_draw.shape, generator=self._orbit_gen, out=self._orbit_draw)
+        step, point = self._orbit_step, self.orbit_point
+        step.copy_(self._orbit_draw).mul_(self.stats.std)
+        along = float(point @ point)
+        if along > 0.0:
+            step.sub_(point, alpha=float(step @ point) / along)
+        step.mul_(length / max(float(step.norm()), 1e-12))
+        point.add_(step)
 
     def _beat_jumps(self, phase: float | None, every: int, dt: float) -> None:
         if phase is not None and self._last_phase is not None and phase < self._last_phase - 0.5:

@@ -68,27 +68,44 @@ def test_beat_jumps_every_n_beats():
     assert np.allclose(r.positions, 1.0)
 
 
-def test_orbit_moves_by_each_attack_and_stays_on_its_circle():
-    """Each frame's move is the chord the attack's strength turns; with no sound nothing moves back."""
+def test_orbit_moves_by_each_attack_and_stays_within_its_sphere():
+    """Each frame's move is the arc the attack's strength asks for; with no sound nothing moves back."""
     r, p = layer(orbit=1.0, orbit_speed=6.0, pulse_gain=0.0)
-    bands, none = quiet()
-    moves, points = [], []
+    unit = 0.5 * 16 ** 0.5  # a move of one W standard deviation (0.5) in each of the 16 dimensions
+    moves, radii = [], []
     for strength in (0.0, 1.0, 0.0, 0.0, 2.0, 0.5, 0.0):
         before = r.offset.clone()
-        r.step(DT, bands, none, None, None, p, onset_strength=strength)
+        r.step(DT, *quiet(), None, None, p, onset_strength=strength)
         moves.append(float((r.offset - before)[0, -1].norm()))
-        points.append(r.offset[0, -1].clone())
+        radii.append(float(r.offset[0, -1].norm()))
     assert moves[0] == 0.0 and moves[2] == moves[3] == moves[6] == 0.0
-    # A chord of angle a on a circle of radius r (per-dimension spread 0.5 over 16 dims: |u| = 2) is 2 r |u| sin(a / 2).
-    for k, strength in ((1, 1.0), (4, 2.0), (5, 0.5)):
-        angle = 6.0 * strength * DT
-        assert abs(moves[k] - 2 * 2.0 * np.sin(angle / 2)) < 1e-4
-    # The circle passes through the unmoved latent, and every point stays on it.
-    u, v = r.orbit_plane
-    centre = -u  # radius 1: offset = (cos a - 1) u + sin a v
-    for point in points[1:]:
-        assert abs(float((point - centre).norm()) - float(u.norm())) < 1e-4
-    assert abs(float(u @ v)) < 1e-3 * float(u.norm()) ** 2
+    # From the scene, a move across the radius: the point's distance grows as sqrt(sum of squared steps).
+    steps = [6.0 * s * DT * unit for s in (1.0, 2.0, 0.5)]
+    for k, step in zip((1, 4, 5), steps):
+        assert abs(moves[k] - step) < 1e-4 * unit
+    assert abs(radii[5] - float(np.sqrt(np.sum(np.square(steps))))) < 1e-4 * unit
+    # Many attacks: the point reaches the sphere and stays on it, still moving with every attack.
+    for _ in range(200):
+        before = r.offset.clone()
+        r.step(DT, *quiet(), None, None, p, onset_strength=1.0)
+    assert abs(float(r.offset[0, -1].norm()) - unit) < 1e-4 * unit
+    assert float((r.offset - before)[0, -1].norm()) > 0.05 * unit
+
+
+def test_orbit_repeats_after_reset_and_turning_it_down_pulls_the_point_in():
+    r, p = layer(orbit=2.0, orbit_speed=20.0, pulse_gain=0.0)
+    runs = []
+    for _ in range(2):
+        r.reset()
+        path = []
+        for k in range(40):
+            r.step(DT, *quiet(), None, None, p, onset_strength=float(k % 3))
+            path.append(r.offset.clone())
+        runs.append(torch.stack(path))
+    assert torch.equal(runs[0], runs[1])  # an offline render repeats
+    p = dict(p, orbit=0.5)
+    r.step(DT, *quiet(), None, None, p, onset_strength=0.0)
+    assert float(r.offset[0, -1].norm()) <= 0.5 * 0.5 * 16 ** 0.5 * (1 + 1e-5)
 
 
 def test_orbit_off_or_silent_leaves_the_latent_and_keeps_off_the_coarse_layers():
