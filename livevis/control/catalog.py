@@ -23,9 +23,11 @@ PARAMS: tuple[Param, ...] = (
     Param("pulse_decay", "float", 0.6, "time constant of an onset push's decay", 0.01, 2.0, "s", group="reaction"),
     Param("pulse_untimed", "float", 1.0, "share of the onset reaction (pushes, noise, learned catch-up) while no tempo is "
           "found (rain, fire, speech, ambient pads): lower keeps the scene steadier there, music keeps its own", 0.0, 1.0, group="reaction"),
-    Param("orbit", "float", 0.0, "radius of the orbit the middle and fine layers turn around as the sound's attacks come "
-          "(in standard deviations of W; 0: off): each attack moves the picture by its strength, and nothing moves it back", 0.0, 4.0, group="reaction"),
-    Param("orbit_speed", "float", 1.0, "how far the orbit turns per second of onset strength 1", 0.0, 32.0, "rad/s", group="reaction"),
+    Param("orbit", "float", 0.0, "radius of the sphere the middle and fine layers wander over as the sound's attacks come "
+          "(in standard deviations of W; 0: off): each attack moves the picture by its strength, in a new direction, and "
+          "nothing moves it back", 0.0, 4.0, group="reaction"),
+    Param("orbit_speed", "float", 1.0, "how far the orbit moves per second of onset strength 1 (radians of its sphere)",
+          0.0, 64.0, "rad/s", group="reaction"),
     Param("noise_amount", "float", 1.0, "StyleGAN2 noise inputs scaled up by onsets (0: as trained)", 0.0, 4.0, group="reaction"),
     Param("chroma_amount", "float", 0.0, "blend toward 12 pitch-class latents by the music's chroma (0: off)", 0.0, 2.0, group="reaction"),
     Param("jump_beats", "int", 0, "jump to the next keyframe every N beats (0: off)", 0, 64, "beats", group="reaction"),
@@ -59,10 +61,12 @@ PARAMS: tuple[Param, ...] = (
 
 # Where a mode wants other starting values than the defaults above (chosen on the validation music
 # tracks and a validation synthetic set, see BENCHMARKS.md): the learned sound model moves the scene
-# in 10 Hz steps, so its approach is smoothed and lands on the onsets; its pushes are larger, to
-# stand out of that motion, and shorter, to leave the scene to the sound model.
+# in 10 Hz steps, so its approach is smoothed and lands on the onsets; most of its reaction is the
+# orbit (motion on the attacks, none after them: a push's return is motion on no sound), with short
+# small pushes for punch and half of the sound model's own motion, which follows no onset.
 MODE_DEFAULTS: dict[str, dict] = {
-    "learned": {"pulse_gain": 2.0, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0},
+    "learned": {"pulse_gain": 0.5, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0,
+                "sound_scene_motion": 0.5, "orbit": 1.5, "orbit_speed": 32.0},
     "react": {},
     "retrieve": {},
 }

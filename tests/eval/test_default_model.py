@@ -79,3 +79,27 @@ def test_shipped_upscaler_is_sharper_than_lanczos_on_unseen_frames(tmp_path):
     assert m["val_frames"] >= 18, m
     assert m["psnr_clean_learned"] > m["psnr_clean_lanczos"] + 0.2, m
     assert m["psnr_degraded_learned"] > m["psnr_degraded_lanczos"] + 0.2, m
+
+
+# Issue 16 on the shipped default: text -> sound -> picture as `livevis generate` makes it (the learned
+# mode's defaults), measured by `livevis eval --generate`'s own code against a reference set of another
+# seed than the recipe's (its audio classifier and frame judge learn from that set's training split).
+# Measured when the learned mode's orbit defaults were set (2026-12-01): sound 100%, picture 83.3%,
+# sync r 0.51 (the previous defaults: see BENCHMARKS.md); floors 10 points / 0.1 below.
+CLAIMED_GENERATE = {"sound_accuracy": 1.0, "picture_accuracy": 0.833, "sync_r": 0.508}
+
+
+@pytest.mark.slow
+def test_shipped_default_makes_sounding_video_that_follows_its_text(tmp_path):
+    from livevis.eval.generate_sound import evaluate_generate
+
+    bundle = load_bundle("default")
+    knobs = bundle.config["provenance"]["knobs"]
+    write_synthetic(tmp_path / "data", 180, seed=HELD_OUT_SEED, size=int(knobs["SIZE"]), fps=int(knobs["FPS"]),
+                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate, val_fraction=0.1)
+    result = evaluate_generate(bundle, tmp_path / "data", per_class=2, seed=HELD_OUT_SEED)
+    print(json.dumps({k: result[k] for k in ("sound_accuracy", "picture_accuracy", "sync_r", "frame_change")}))
+    assert result["clips"] == 18 and result["mode"] == "learned", result
+    for key, claimed in CLAIMED_GENERATE.items():
+        assert result[key] is not None and result[key] >= claimed - 0.10, (key, result)
+    assert result["frame_change"] is not None and result["frame_change"] > 0.02, result  # the picture moves
