@@ -25,7 +25,7 @@ fi
 
 # PyTorch's x86_64 wheel with its CUDA libraries takes about 6.5 GB in .venv: say so before pip runs out.
 free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
-if [ "${free_kb:-0}" -lt $((7 * 1024 * 1024)) ]; then
+if [ ! -x .venv/bin/python ] && [ "${free_kb:-0}" -lt $((7 * 1024 * 1024)) ]; then
   echo "livevis setup: warning: $((free_kb / 1024)) MB free here; the virtual environment needs about 7 GB" >&2
 fi
 

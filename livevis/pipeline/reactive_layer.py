@@ -167,10 +167,10 @@ class ReactiveLayer:
         if math.isfinite(strength) and strength > 0.0:
             angle = float(p["orbit_speed"]) * min(strength, MAX_ORBIT_STRENGTH) * dt
             self._orbit_walk(min(angle, 2.0) * radius * self._w_unit)
+        # Back onto the sphere (also when the radius was just turned down); tensor ops only, so a
+        # CUDA show does not wait for the device here.
         cap = radius * self._w_unit
-        norm = float(self.orbit_point.norm())
-        if norm > cap:  # back onto the sphere (also when the radius was just turned down)
-            self.orbit_point.mul_(cap / norm)
+        self.orbit_point.mul_((cap / self.orbit_point.norm().clamp_min(1e-12)).clamp_max(1.0))
         # Off the coarse layers: they hold the scene's layout and colours (validation: an orbit on
         # every layer took the picture off the scene at any radius that moved it visibly).
         self.offset[:, self._coarse.stop:].add_(self.orbit_point)
@@ -181,10 +181,9 @@ class ReactiveLayer:
         torch.randn(self._orbit_draw.shape, generator=self._orbit_gen, out=self._orbit_draw)
         step, point = self._orbit_step, self.orbit_point
         step.copy_(self._orbit_draw).mul_(self.stats.std)
-        along = float(point @ point)
-        if along > 0.0:
-            step.sub_(point, alpha=float(step @ point) / along)
-        step.mul_(length / max(float(step.norm()), 1e-12))
+        # Drop the part along the radius (zero while the point is at the scene), then scale to `length`.
+        step.sub_(point * ((step @ point) / (point @ point).clamp_min(1e-24)))
+        step.mul_(length / step.norm().clamp_min(1e-12))
         point.add_(step)
 
     def _beat_jumps(self, phase: float | None, every: int, dt: float) -> None:
