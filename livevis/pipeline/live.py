@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from livevis.pipeline.latent import source_window_reader
+from livevis.pipeline.latent import array_window_reader, source_window_reader
 from livevis.pipeline.modules import LiveModules, RGBAConverter
 from livevis.pipeline.reactive import AudioReactivity
 from livevis.pipeline.scene import SceneDriver
@@ -81,6 +81,26 @@ class InferenceWorker(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
+
+    def warm_up(self, seconds: float = 1.0) -> None:
+        """Run the frame path on `seconds` of test sound (noise bursts, so the onset paths run too),
+        then start over. First calls compile and allocate (librosa's numba kernels on a fresh install,
+        onnxruntime's first runs, the analysis buffers): done here, before the input starts, they
+        cannot make the first frame seconds late while a file input already plays (a fresh install
+        once showed 3 frames of a 10 s demo: the file had ended before the first frame)."""
+        sr = self.scene.sample_rate
+        n = max(int(seconds * sr), self.modules.window_samples)
+        sound = (0.1 * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
+        sound[(np.arange(n) // max(sr // 8, 1)) % 2 == 1] *= 0.05                  # 8 bursts a second
+        reader = array_window_reader(sound, self.modules.window_samples)
+        step = max(1, int(round(sr * self.period)))
+        with torch.inference_mode():
+            self.scene.reset(0)
+            prev = 0
+            for index in range(step, n + 1, step):
+                self._rgba(self._synthesis(self.scene.frame(index, sound[prev:index], reader)))
+                prev = index
+        self.stats.clear()
 
     def run(self) -> None:
         try:

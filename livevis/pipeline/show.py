@@ -146,10 +146,11 @@ class LiveShow:
             if self.sinks is not None:
                 self.sinks.open(out_w, out_h, self.opt.fps)
                 stack.callback(self._close_sinks)
-            self.source.start()
-            stack.callback(self.source.stop)
             self.worker = InferenceWorker(self.modules, self.source, mailbox, fps=self.opt.fps, params=self.params,
                                           bank=self.bank, text_embed=self.text_embed, interop=self.opt.interop)
+            self.worker.warm_up()  # before the input starts: a file must not play on while first calls compile
+            self.source.start()
+            stack.callback(self.source.stop)
             stop = threading.Event()
             self.loop = DisplayLoop(target, renderer, mailbox, fps=None if (not self.opt.headless and self.opt.vsync) else self.opt.fps,
                                     post=self._post, latency_of=self._latency, overlay_lines=self._overlay,
