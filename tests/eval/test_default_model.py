@@ -31,13 +31,20 @@ RECORDINGS_FLOOR = CLAIMED_RECORDINGS - 0.10
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "recordings"
 
 
+def write_unheard_set(bundle, out: Path, clips: int, *, val_fraction: float, size_scale: int = 1) -> None:
+    """A synthetic set like the bundle's training set (its recipe's size, fps, clip length and audio
+    rate; frames `size_scale` times larger), from HELD_OUT_SEED."""
+    knobs = bundle.config["provenance"]["knobs"]
+    write_synthetic(out, clips, seed=HELD_OUT_SEED, size=size_scale * int(knobs["SIZE"]), fps=int(knobs["FPS"]),
+                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate,
+                    val_fraction=val_fraction)
+
+
 @pytest.mark.slow
 def test_shipped_default_beats_the_random_walk_on_unheard_clips(tmp_path):
     bundle = load_bundle("default")
-    knobs = bundle.config["provenance"]["knobs"]
     # 36 clips: the 2nd clip of each class is held out (9 measured), the other 27 teach the classifier.
-    write_synthetic(tmp_path / "data", 36, seed=HELD_OUT_SEED, size=int(knobs["SIZE"]), fps=int(knobs["FPS"]),
-                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate, val_fraction=0.1)
+    write_unheard_set(bundle, tmp_path / "data", 36, val_fraction=0.1)
     result = evaluate(bundle, tmp_path / "data", clips=9, seed=0)
     base = result["baseline"]
     assert result["clips"] == 9 and result["classifier_real_accuracy"] >= 0.9, result
@@ -71,10 +78,7 @@ def test_shipped_upscaler_is_sharper_than_lanczos_on_unseen_frames(tmp_path):
     from training.stages import upscaler as stage
 
     bundle = load_bundle("default")
-    knobs = bundle.config["provenance"]["knobs"]
-    size = 4 * int(knobs["SIZE"])
-    write_synthetic(tmp_path / "hr", 18, seed=HELD_OUT_SEED, size=size, fps=int(knobs["FPS"]),
-                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate, val_fraction=0.5)
+    write_unheard_set(bundle, tmp_path / "hr", 18, val_fraction=0.5, size_scale=4)
     m = stage.evaluate(bundle.upscaler.float().eval(), str(tmp_path / "hr"), 3, stage.DEGRADE, 0, frechet=False)
     assert m["val_frames"] >= 18, m
     assert m["psnr_clean_learned"] > m["psnr_clean_lanczos"] + 0.2, m
@@ -94,9 +98,7 @@ def test_shipped_default_makes_sounding_video_that_follows_its_text(tmp_path):
     from livevis.eval.generate_sound import evaluate_generate
 
     bundle = load_bundle("default")
-    knobs = bundle.config["provenance"]["knobs"]
-    write_synthetic(tmp_path / "data", 180, seed=HELD_OUT_SEED, size=int(knobs["SIZE"]), fps=int(knobs["FPS"]),
-                    clip_seconds=float(knobs["CLIP_SECONDS"]), sample_rate=bundle.audio.sample_rate, val_fraction=0.1)
+    write_unheard_set(bundle, tmp_path / "data", 180, val_fraction=0.1)
     result = evaluate_generate(bundle, tmp_path / "data", per_class=2, seed=HELD_OUT_SEED)
     print(json.dumps({k: result[k] for k in ("sound_accuracy", "picture_accuracy", "sync_r", "frame_change")}))
     assert result["clips"] == 18 and result["mode"] == "learned", result
