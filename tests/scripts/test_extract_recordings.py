@@ -178,3 +178,42 @@ def test_extraction_of_plain_and_zipped_sounds_from_a_local_deb(tmp_path, monkey
     assert [r["seconds"] for r in rows] == ["1+1.50", "0.5+1.50"] and [r["used"] for r in rows] == ["tuning"] * 2
     assert (out / "MANIFEST.md").read_text().startswith("# t\n") and "- wind: none" in (out / "MANIFEST.md").read_text()
     assert not list(out.rglob("*.tmp*"))
+
+
+def _build_deb(root: Path, package: str, arch: str, debs: Path) -> None:
+    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (root / "DEBIAN" / "control").write_text(f"Package: {package}\nVersion: 1.0\nArchitecture: {arch}\n"
+                                             "Maintainer: t <t@example.org>\nDescription: test\n")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(debs / f"{package}_1.0_{arch}.deb")],
+                   check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_a_member_of_an_openclonk_group_file_is_unpacked_by_the_packages_c4group(tmp_path, monkeypatch):
+    """.ocg group files are unpacked in place by `c4group FILE -x` from the `openclonk` .deb: here a
+    stand-in tool (the group is a tar file) in a local `openclonk` .deb, so no network."""
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    tool = tmp_path / "tool" / "usr" / "bin" / "c4group"
+    tool.parent.mkdir(parents=True)
+    tool.write_text('#!/bin/sh\nset -e\n[ "$2" = "-x" ]\nmkdir "$1.d"\ntar -xf "$1" -C "$1.d"\nrm "$1"\nmv "$1.d" "$1"\n')
+    tool.chmod(0o755)
+    _build_deb(tmp_path / "tool", "openclonk", "amd64", debs)
+    group = tmp_path / "group"
+    (group / "Liquids.ocg").mkdir(parents=True)
+    sf.write(str(group / "Liquids.ocg" / "Boiling.wav"), 0.25 * np.sin(2 * np.pi * 220 * np.arange(22050) / 22050), 22050)
+    share = tmp_path / "data" / "usr" / "share" / "games" / "fake"
+    share.mkdir(parents=True)
+    subprocess.run(["tar", "-cf", str(share / "Sound.ocg"), "-C", str(group), "Liquids.ocg"], check=True)
+    _build_deb(tmp_path / "data", "livevis-fake-clonk", "all", debs)
+    ocg = "usr/share/games/fake/Sound.ocg"
+    boiling = er.Source("livevis-fake-clonk", ocg, "CC0-1.0", "volcano", 0.0, 20.0, "test", "training", "Liquids.ocg/Boiling.wav")
+    monkeypatch.setitem(er.SETS, "validation", er.RecordingSet([boiling], tmp_path / "default-out", {}, ["# t"]))
+    assert er.main(["--set", "validation", "--out", str(tmp_path / "out"), "--debs", str(debs)]) == 0
+    audio, rate = sf.read(str(tmp_path / "out" / "volcano" / "livevis-fake-clonk--Boiling.flac"), dtype="float32")
+    assert rate == 22050 and len(audio) == 22050 and np.abs(audio).max() == pytest.approx(0.25, abs=2e-3)
+    assert [r["file"] for r in _rows(tmp_path / "out")] == [f"/{ocg}!Liquids.ocg/Boiling.wav"]
+    missing = er.Source("livevis-fake-clonk", ocg, "CC0-1.0", "volcano", 0.0, 20.0, "test", "training", "Liquids.ocg/Lava.wav")
+    monkeypatch.setitem(er.SETS, "validation", er.RecordingSet([missing], tmp_path / "default-out", {}, ["# t"]))
+    with pytest.raises(SystemExit, match="Liquids.ocg/Lava.wav is not in .*Sound.ocg of livevis-fake-clonk"):
+        er.main(["--set", "validation", "--out", str(tmp_path / "out2"), "--debs", str(debs)])
