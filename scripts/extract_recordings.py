@@ -21,10 +21,10 @@ written atomically. The validation set unpacks 0 A.D.'s 3.3 GB public.zip into a
 
     python scripts/extract_recordings.py [--set test|validation|train] [--out DIR] [--debs /tmp/livevis-debs]
 
-No class of the synthetic set is missing except `underwater_bubbling`: no free Debian package
-examined ships a recording of bubbles under water (widelands' "beerbubble" is a brewing vat;
-redeclipse's sfx/underwater.ogg is a muffled rumble with nearly all its energy below 200 Hz and no
-bubble to be seen in it).
+The test and validation sets miss only `underwater_bubbling`: the free Debian packages examined ship
+two recordings of bubbles under water (UFO:AI's alienbase-bubbles, OpenClonk's DivingLoop1), both in
+the training set (widelands' "beerbubble" is a brewing vat; redeclipse's sfx/underwater.ogg is a
+muffled rumble with nearly all its energy below 200 Hz and no bubble to be heard in it).
 """
 
 from __future__ import annotations
