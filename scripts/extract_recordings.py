@@ -13,10 +13,10 @@ Three sets, built from different source files:
 Each entry names a Debian package, a file inside it (and, for 0 A.D., UFO:AI, Nexuiz and OpenArena,
 a member of the zip archive that file is; for OpenClonk, of its .ocg group file, which the c4group
 tool of the `openclonk` package unpacks), the file's licence (from the package's debian/copyright or
-the game's own credits), the synthetic-set class it is a recording of, and the excerpt taken (offset and duration in
-seconds). The script fetches the .deb with `apt-get download` (into --debs, reused when present),
-unpacks only the files it needs with dpkg-deb + tar, mixes each to mono, resamples it to 22050 Hz
-(librosa, soxr) and writes OUT/<class>/<package>--<name>.flac, then OUT/MANIFEST.md. Every file is
+the game's own credits), the synthetic-set class it is a recording of, and the excerpt taken (offset
+and duration in seconds). The script fetches the .deb with `apt-get download` (into --debs, reused
+when present), unpacks only the files it needs with dpkg-deb + tar, mixes each to mono, resamples it
+to 22050 Hz (librosa, soxr) and writes OUT/<class>/<package>--<name>.flac, then OUT/MANIFEST.md. Every file is
 written atomically. The validation set unpacks 0 A.D.'s 3.3 GB public.zip into a temporary folder.
 
     python scripts/extract_recordings.py [--set test|validation|train] [--out DIR] [--debs /tmp/livevis-debs]
@@ -396,7 +396,7 @@ TRAIN_SOURCES: list[Source] = [
            "Clonk.ocg/Movement.ocg/DivingLoop1.ogg"),
 ]
 
-TRAIN_MISSING: dict[str, str] = {}  # underwater bubbling: ufoai's alienbase-bubbles
+TRAIN_MISSING: dict[str, str] = {}  # every class has training recordings
 
 
 @dataclass(frozen=True)
