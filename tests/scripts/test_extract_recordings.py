@@ -134,12 +134,17 @@ def test_sets_share_a_source_refused_before_any_download(tmp_path, monkeypatch):
     assert not (tmp_path / "no-debs").exists() and not (tmp_path / "out").exists()
 
 
+def _build_deb(root: Path, package: str, arch: str, debs: Path) -> None:
+    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (root / "DEBIAN" / "control").write_text(f"Package: {package}\nVersion: 1.0\nArchitecture: {arch}\n"
+                                             "Maintainer: t <t@example.org>\nDescription: test\n")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(debs / f"{package}_1.0_{arch}.deb")],
+                   check=True, capture_output=True)
+
+
 def _fake_deb(tmp_path: Path) -> Path:
     """A .deb holding a 44.1 kHz stereo wav and a zip archive with a 48 kHz mono wav inside."""
     root = tmp_path / "pkg"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text("Package: livevis-fake-data\nVersion: 1.0\nArchitecture: all\n"
-                                             "Maintainer: t <t@example.org>\nDescription: test\n")
     share = root / "usr" / "share" / "games" / "fake"
     share.mkdir(parents=True)
     t = np.arange(3 * 44100) / 44100
@@ -150,8 +155,7 @@ def _fake_deb(tmp_path: Path) -> Path:
         zf.write(tmp_path / "tone.wav", "audio/tone.wav")
     debs = tmp_path / "debs"
     debs.mkdir()
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(debs / "livevis-fake-data_1.0_all.deb")],
-                   check=True, capture_output=True)
+    _build_deb(root, "livevis-fake-data", "all", debs)
     return debs
 
 
@@ -178,14 +182,6 @@ def test_extraction_of_plain_and_zipped_sounds_from_a_local_deb(tmp_path, monkey
     assert [r["seconds"] for r in rows] == ["1+1.50", "0.5+1.50"] and [r["used"] for r in rows] == ["tuning"] * 2
     assert (out / "MANIFEST.md").read_text().startswith("# t\n") and "- wind: none" in (out / "MANIFEST.md").read_text()
     assert not list(out.rglob("*.tmp*"))
-
-
-def _build_deb(root: Path, package: str, arch: str, debs: Path) -> None:
-    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
-    (root / "DEBIAN" / "control").write_text(f"Package: {package}\nVersion: 1.0\nArchitecture: {arch}\n"
-                                             "Maintainer: t <t@example.org>\nDescription: test\n")
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(debs / f"{package}_1.0_{arch}.deb")],
-                   check=True, capture_output=True)
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
