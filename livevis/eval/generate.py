@@ -94,8 +94,10 @@ def synthesize(modules: LiveModules, ws: torch.Tensor, batch: int = 8) -> torch.
 def scene_trajectory(modules: LiveModules, audio: np.ndarray, steps: int, params, *, ws0: torch.Tensor | None = None,
                      bank=None, text_embed=None) -> Trajectory:
     """Any mode (react, retrieve, learned with its pulses) through the show's SceneDriver from ws0
-    (or the params' seed), sampled at the same instants as `sound_trajectory` (just before keyframe
-    t + 1 is due)."""
+    (or the params' seed). Frame t is taken the moment step t's audio has arrived ((t + 1) step
+    samples: keyframe t is due then), so it has heard what the eval's onset strength of step t
+    measures and nothing later. (Taken just before keyframe t + 1, as `sound_trajectory` is, the
+    live analyzer would already have heard step t + 1 and every reaction would score one step early.)"""
     from livevis.pipeline.scene import SceneDriver
 
     scene = SceneDriver(modules, params, max_catchup=None, bank=bank, text_embed=text_embed)
@@ -103,7 +105,7 @@ def scene_trajectory(modules: LiveModules, audio: np.ndarray, steps: int, params
     reader = array_window_reader(audio, modules.window_samples)
     ws, emb, prev = [], [], 0
     for t in range(steps):
-        index = min((t + 2) * modules.step_samples - 1, audio.shape[0])
+        index = min((t + 1) * modules.step_samples, audio.shape[0])
         shown = scene.frame(index, audio[prev:index], reader)  # [1, num_ws, w_dim], reused
         prev = index
         ws.append(shown[0].clone())

@@ -45,3 +45,20 @@ def test_random_walk_matches_the_step_length_and_stays_leashed(modules):
     assert (leashed.ws[-1] - ws0[0]).norm() < 0.5 * (free.ws[-1] - ws0[0]).norm()
     frames = generate.synthesize(modules, walk.ws[:3])
     assert frames.shape == (3, 3, modules.resolution, modules.resolution) and frames.abs().max() <= 1
+
+
+def test_scene_trajectory_frame_t_hears_nothing_after_step_t(modules):
+    """The show's path (analyzer, pushes, orbit) must not hear step t + 1 in frame t: the eval pairs
+    frame t's change with step t's onset strength."""
+    from livevis.control import live_params
+
+    rng = np.random.default_rng(1)
+    audio = rng.normal(0, 0.05, 16000).astype(np.float32)
+    ws0 = generate.initial_latent(modules, 5, 0.7)
+    params = live_params("react")
+    a = generate.scene_trajectory(modules, audio, 8, params, ws0=ws0)
+    # A loud burst from the end of step 4 on: frames 0..4 stay, later ones react.
+    later = audio.copy()
+    later[5 * modules.step_samples:] = rng.normal(0, 0.8, 16000 - 5 * modules.step_samples)
+    b = generate.scene_trajectory(modules, later, 8, live_params("react"), ws0=ws0)
+    assert torch.equal(b.ws[:5], a.ws[:5]) and not torch.allclose(b.ws[5:], a.ws[5:])
