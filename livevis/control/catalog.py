@@ -43,8 +43,10 @@ PARAMS: tuple[Param, ...] = (
     Param("sound_scene", "float", 1.0, "learned, bundles with a sound class model: how far the scene moves to the heard "
           "class's pictures (0: the seed's or prompt's scene stays)", 0.0, 1.0, group="scene"),
     Param("sound_scene_smoothing", "float", 0.25, "learned: time over which the heard class is averaged", 0.0, 10.0, "s", group="scene"),
-    Param("sound_scene_motion", "float", 1.0, "learned: depth of the sound model's own (fast) motion around the heard class's scene",
+    Param("sound_scene_motion", "float", 3.0, "learned: depth of the sound model's own (fast) motion around the heard class's scene",
           0.0, 4.0, group="scene"),
+    Param("sound_scene_motion_layers", "choice", "fine", "learned: the layers that motion moves: fine (texture; the scene's "
+          "layout and colours stay), mid+fine, or all", choices=("fine", "mid+fine", "all"), group="scene"),
     Param("learned_onset_catchup", "float", 0.0, "learned: how much faster the scene catches up with the sound model on onsets", 0.0, 32.0, group="scene"),
     Param("glide", "float", 1.0, "retrieve and prompt changes: time to glide to the new scene latent", 0.05, 10.0, "s", group="scene"),
     Param("crossfade", "float", 2.0, "crossfade time of presets, seeds and prompts", 0.0, 64.0, group="scene"),
@@ -66,7 +68,7 @@ PARAMS: tuple[Param, ...] = (
 # small pushes for punch and half of the sound model's own motion, which follows no onset.
 MODE_DEFAULTS: dict[str, dict] = {
     "learned": {"pulse_gain": 0.5, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0,
-                "sound_scene_motion": 0.5, "orbit": 1.5, "orbit_speed": 32.0},
+                "sound_scene_motion": 0.5, "sound_scene_motion_layers": "all", "orbit": 1.5, "orbit_speed": 32.0},
     "react": {},
     "retrieve": {},
 }

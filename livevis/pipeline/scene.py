@@ -57,7 +57,8 @@ def check_mode(mode: str, modules, has_clip: bool) -> None:
         raise LivevisError("--mode retrieve needs a bundle with a sound encoder and a CLIP model; use --mode react")
 
 
-SOUND_SCENE_PARAMS = {"sound_scene": "strength", "sound_scene_smoothing": "smoothing", "sound_scene_motion": "motion"}
+SOUND_SCENE_PARAMS = {"sound_scene": "strength", "sound_scene_smoothing": "smoothing", "sound_scene_motion": "motion",
+                      "sound_scene_motion_layers": "motion_layers"}
 
 
 def sound_scene_of(modules, params: Mapping | None = None) -> SoundScene | None:
@@ -76,7 +77,8 @@ def apply_sound_scene_params(scene: SoundScene, params: Mapping | None = None) -
 
         params = {p.name: p.default for p in PARAMS}
     for name, attr in SOUND_SCENE_PARAMS.items():
-        setattr(scene, attr, float(params[name]))
+        value = params[name]
+        setattr(scene, attr, value if isinstance(value, str) else float(value))
 
 
 def _smoothstep(x: float) -> float:

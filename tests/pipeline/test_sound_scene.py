@@ -11,7 +11,7 @@ from livevis.models.sound_classes import SoundClasses, SoundClassesConfig
 from livevis.pipeline.latent import LatentDriver, array_window_reader
 from livevis.pipeline.modules import build_live_modules
 from livevis.pipeline.offline import scene_frames
-from livevis.pipeline.sound_scene import SILENCE_DB, SoundScene
+from livevis.pipeline.sound_scene import MOTION_LAYERS, SILENCE_DB, SoundScene, motion_slice
 from tests.rigs.tiny_parts import tiny_bundle, tiny_sound_classes
 
 N_MELS, FRAMES, K, P, NUM_WS, W_DIM = 8, 12, 3, 2, 4, 6
@@ -115,8 +115,8 @@ def test_posterior_moves_gradually_with_smoothing_and_at_once_without():
 def test_fast_drift_rides_on_the_scene_and_slow_drift_is_removed():
     model = make_model(c=0)
     scene_w = model.scenes[0, 0].expand(1, NUM_WS, W_DIM)
-    moving = make_scene(model, strength=1.0, motion=1.0, smoothing=0.0, motion_window=0.3)
-    still = make_scene(model, strength=1.0, motion=0.0, smoothing=0.0, motion_window=0.3)
+    moving = make_scene(model, strength=1.0, motion=1.0, smoothing=0.0, motion_window=0.3, motion_layers="all")
+    still = make_scene(model, strength=1.0, motion=0.0, smoothing=0.0, motion_window=0.3, motion_layers="all")
     dt = 0.02
     for _ in range(5):  # on the anchor: nothing to ride on
         shown = ANCHOR + moving.update(loud(), dt, ANCHOR)
@@ -134,6 +134,45 @@ def test_fast_drift_rides_on_the_scene_and_slow_drift_is_removed():
     assert gaps[0] == pytest.approx(1.0 - a, abs=1e-4)
     assert all(g1 < g0 for g0, g1 in zip(gaps, gaps[1:]))  # ... and the held part fades
     assert gaps[-1] < 0.01
+
+
+@pytest.mark.parametrize("layers, moved", [("fine", slice(3, 4)), ("mid+fine", slice(1, 4)), ("all", slice(0, 4))])
+def test_fast_motion_rides_only_on_the_named_layers(layers, moved):
+    """The default keeps the scene's layout and colours (coarse, middle ws) the heard class's own."""
+    model = make_model(c=1)
+    scene = make_scene(model, strength=1.0, motion=2.0, smoothing=0.0, motion_window=0.3, motion_layers=layers)
+    scene.update(loud(), 0.02, ANCHOR)
+    drift = torch.randn(1, NUM_WS, W_DIM, generator=torch.Generator().manual_seed(3))
+    state = ANCHOR + drift
+    shown = state + scene.update(loud(), 0.02, state)
+    want = model.scenes[1, 0].expand(1, NUM_WS, W_DIM).clone()
+    a = 1.0 - np.exp(-0.02 / 0.3)
+    want[:, moved] += 2.0 * (1.0 - a) * drift[:, moved]  # the fast part: the drift less its slow average
+    assert torch.allclose(shown, want, atol=1e-5), (shown - want).abs().amax(dim=(0, 2))
+    still = torch.ones(NUM_WS, dtype=torch.bool)
+    still[moved] = False
+    assert torch.allclose(shown[:, still], model.scenes[1, 0].expand(1, int(still.sum()), W_DIM), atol=1e-5)
+
+
+def test_motion_layers_default_to_fine_and_a_bad_name_fails_at_once():
+    assert SoundScene(make_model(), NUM_WS).motion_layers == "fine"
+    with pytest.raises(ValueError, match="motion layers"):
+        SoundScene(make_model(), NUM_WS, motion_layers="coarse")
+    assert motion_slice(10, "fine") == slice(7, 10) and motion_slice(10, "mid+fine") == slice(3, 10)
+
+
+def test_live_params_set_the_motion_layers():
+    from livevis.control.catalog import PARAMS
+    from livevis.pipeline.scene import apply_sound_scene_params
+
+    (param,) = [p for p in PARAMS if p.name == "sound_scene_motion_layers"]
+    assert tuple(param.choices) == MOTION_LAYERS and param.default == "fine"
+    scene = make_scene(make_model())
+    p = live_params()
+    p.set("sound_scene_motion_layers", "mid+fine")
+    apply_sound_scene_params(scene, p.snapshot())
+    assert scene.motion_layers == "mid+fine" and scene.motion == 3.0
+    assert live_params("learned").snapshot()["sound_scene_motion_layers"] == "all"  # the show's learned mode
 
 
 # -- LatentDriver and SceneDriver on the tiny live parts -------------------------------------------
