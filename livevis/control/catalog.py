@@ -65,7 +65,8 @@ PARAMS: tuple[Param, ...] = (
 # tracks and a validation synthetic set, see BENCHMARKS.md): the learned sound model moves the scene
 # in 10 Hz steps, so its approach is smoothed and lands on the onsets; most of its reaction is the
 # orbit (motion on the attacks, none after them: a push's return is motion on no sound), with short
-# small pushes for punch and half of the sound model's own motion, which follows no onset.
+# small pushes for punch and half of the sound model's own motion on every layer, which follows no
+# onset (on the fine layers alone it gained nothing there; BENCHMARKS.md).
 MODE_DEFAULTS: dict[str, dict] = {
     "learned": {"pulse_gain": 0.5, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0,
                 "sound_scene_motion": 0.5, "sound_scene_motion_layers": "all", "orbit": 1.5, "orbit_speed": 32.0},
