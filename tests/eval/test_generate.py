@@ -55,8 +55,7 @@ def test_scene_trajectory_frame_t_hears_nothing_after_step_t(modules):
     rng = np.random.default_rng(1)
     audio = rng.normal(0, 0.05, 16000).astype(np.float32)
     ws0 = generate.initial_latent(modules, 5, 0.7)
-    params = live_params("react")
-    a = generate.scene_trajectory(modules, audio, 8, params, ws0=ws0)
+    a = generate.scene_trajectory(modules, audio, 8, live_params("react"), ws0=ws0)
     # A loud burst from the end of step 4 on: frames 0..4 stay, later ones react.
     later = audio.copy()
     later[5 * modules.step_samples:] = rng.normal(0, 0.8, 16000 - 5 * modules.step_samples)
