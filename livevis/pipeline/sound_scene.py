@@ -87,8 +87,7 @@ class SoundScene:
         self.motion = float(motion)
         self.focus = float(focus)
         self.motion_window = float(motion_window)
-        motion_slice(self.num_ws, motion_layers)  # a bad name fails here, not mid-show
-        self.motion_layers = motion_layers
+        self.motion_layers = motion_layers  # a bad name fails here, not mid-show
         # A prompt pins the scene: the anchor (the prompt's latent) stays the scene whatever is heard,
         # and only the sound model's fast motion moves it.
         self.pinned = False
@@ -100,6 +99,16 @@ class SoundScene:
         self.shift: torch.Tensor | None = None      # [1, num_ws, w_dim]
         self._anchor: torch.Tensor | None = None
         self._pick = 0
+
+    @property
+    def motion_layers(self) -> str:
+        return self._motion_layers
+
+    @motion_layers.setter
+    def motion_layers(self, layers: str) -> None:
+        # Resolved once when set (live parameters set it), not every keyframe.
+        self._motion_ws = motion_slice(self.num_ws, layers)
+        self._motion_layers = layers
 
     def reset(self, anchor: torch.Tensor, pick: int = 0) -> None:
         """anchor ws [1, num_ws, w_dim] of the path; `pick` chooses each class's scene (the seed)."""
@@ -149,7 +158,7 @@ class SoundScene:
         # shown - state = strength * (scene + motion * (drift - slow)[layers] - state), state = anchor + drift
         torch.sub(target, self._anchor, out=self.shift)
         self.shift.sub_(drift)
-        layers = motion_slice(self.num_ws, self.motion_layers)
-        self.shift[:, layers].add_((drift - self._slow)[:, layers], alpha=self.motion)
+        layers = self._motion_ws
+        self.shift[:, layers].add_(drift[:, layers] - self._slow[:, layers], alpha=self.motion)
         self.shift.mul_(self.strength)
         return self.shift
