@@ -8,7 +8,7 @@ import math
 import torch
 
 from livevis.training.clip_spec import load_clip
-from livevis.training.stages.clip import PRESETS, lr_at
+from livevis.training.stages.clip import CONTEXTS, PRESETS, lr_at, vocabulary_words, wording
 from tests.rigs.tiny_data import metric_rows, tiny_data, train  # noqa: F401 (fixtures)
 
 
@@ -71,3 +71,47 @@ def test_resume_after_a_stop_reproduces_the_losses(tiny_data, tmp_path, monkeypa
     assert [int(r["step"]) for r in got] == list(range(6))
     for a, b in zip(want, got):
         assert all(abs(a[k] - b[k]) <= 1e-6 for k in a), (a, b)
+
+
+def test_a_reworded_text_names_its_class_and_its_context_names_none():
+    caption = "fire crackling with flames and flying sparks"
+    said = [wording(torch.Generator().manual_seed(i), "fire_crackling", caption, ["zebra"]) for i in range(400)]
+    assert said == [wording(torch.Generator().manual_seed(i), "fire_crackling", caption, ["zebra"]) for i in range(400)]
+    assert all("fire crackling" in t or caption in t for t in said)        # the class is always named
+    with_context = [t for t in said if any(t.endswith(c) for c in CONTEXTS)]
+    assert 0.6 <= len(with_context) / 400 <= 0.8
+    assert len({t.split()[-1] for t in with_context}) >= 8                 # many contexts, not one per class
+    distracted = [t for t in said if t.startswith("zebra ")]
+    assert 0.2 <= len(distracted) / 400 <= 0.4
+    # the same contexts go with another class: none of them tells a class
+    rain = {wording(torch.Generator().manual_seed(i), "rain", "rain pouring down", None) for i in range(400)}
+    assert {t for t in rain if t.endswith("at night")} and not any(t.startswith("zebra") for t in rain)
+
+
+def test_distractor_words_leave_out_the_datasets_words():
+    import open_clip
+
+    words = vocabulary_words(open_clip.SimpleTokenizer(), ["heavy rain falling", "fire_crackling"])
+    assert len(words) > 20000 and "zebra" in words and words == sorted(words)
+    assert not [w for w in words if "rain" in w or "heavy" in w or "falling" in w or "fire" in w or "crackling" in w]
+    assert "fall" in words                                                  # (a word of its own, not of the texts)
+
+
+def test_training_texts_are_reworded(tiny_data, tmp_path, monkeypatch):
+    from livevis.models.clip import ClipSpace
+
+    seen: list[str] = []
+    encode = ClipSpace.encode_text
+
+    def spy(self, texts):
+        seen.extend(texts)
+        return encode(self, texts)
+
+    monkeypatch.setattr(ClipSpace, "encode_text", spy)
+    code, err = train("clip", "--data", tiny_data, "--out", tmp_path / "run", "--preset", "tiny", "--steps", 3,
+                      "--batch", 16, "--set", "vary_text=1")
+    assert code == 0, err
+    training = seen[:48]                                                     # (the held-out eval encodes after)
+    assert sum(any(t.endswith(c) for c in CONTEXTS) for t in training) >= 20
+    code, err = train("clip", "--data", tiny_data, "--out", tmp_path / "bad", "--preset", "tiny", "--set", "vary_text=2")
+    assert code == 1 and "vary_text" in err and "Traceback" not in err

@@ -6,7 +6,13 @@ same as for a real open_clip model.
 
 Per step, for each of B clips: one random frame (flip/translate augmented) and one text, the clip's
 caption or, with probability prompt_prob, its class prompt ("a video of <class>", the prompt zero-shot
-classification and bundles use). Loss: symmetric InfoNCE image <-> text with CLIP's own learnable
+classification and bundles use). With probability vary_text that text is reworded (`wording`): the
+class named plainly or with a loudness word, and a phrase of time, place or light that the captions
+give only some classes ("at night", "under a grey sky") added to any class; with `distractors`, some
+also start with a random word of the tokenizer's vocabulary that no caption uses. A dataset's few captions
+tie such phrases to one class: with three captions per class, "heavy rain at night" read as the
+thunderstorm's "stormy night" (BENCHMARKS.md), and a performer's prompts or `livevis generate --text`
+are free text. Loss: symmetric InfoNCE image <-> text with CLIP's own learnable
 temperature (model.logit_scale, capped at 100); clips of one class are all positives for each
 other's text, since their captions describe the same thing. AdamW (decay on matrices only), linear
 warm-up then cosine decay.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,15 +48,51 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 30, "batch": 16, "seed": 0, "ckpt_every": 10, "fixed_batch": False,
         "model": {"embed_dim": 32, "image_size": 32, "width": 64, "layers": 2},
         "lr": 1e-3, "warmup": 5, "weight_decay": 0.1, "betas": [0.9, 0.98], "max_logit_scale": 100.0,
-        "prompt_prob": 0.5, "augment": {"flip": True, "translate": 0.0625}, "eval_frames": 4,
+        "prompt_prob": 0.5, "vary_text": 0.5, "distractors": True, "augment": {"flip": True, "translate": 0.0625}, "eval_frames": 4,
     },
     "default": {
         "steps": 6000, "batch": 128, "seed": 0, "ckpt_every": 500, "fixed_batch": False,
         "model": {"embed_dim": 256, "image_size": 64, "width": 192, "layers": 4},
         "lr": 5e-4, "warmup": 200, "weight_decay": 0.1, "betas": [0.9, 0.98], "max_logit_scale": 100.0,
-        "prompt_prob": 0.5, "augment": {"flip": True, "translate": 0.0625}, "eval_frames": 4,
+        "prompt_prob": 0.5, "vary_text": 0.5, "distractors": True, "augment": {"flip": True, "translate": 0.0625}, "eval_frames": 4,
     },
 }
+
+
+# Phrases of time, place and light, each in the dataset's captions for some classes only; a reworded
+# text takes one whatever its class, so none of them names a class.
+CONTEXTS = ("at night", "in the dark", "at dusk", "under a grey sky", "under a red sky", "over dark hills",
+            "over still water", "in a deep blue sea", "over wet ground", "under moving clouds", "in the morning",
+            "in the distance", "nearby", "outside")
+LOUDNESS = ("heavy", "soft", "loud", "distant", "gentle", "strong")
+
+
+def wording(gen: torch.Generator, name: str, text: str, words: list[str] | None = None) -> str:
+    """A rewording of a clip's `text` (caption or class prompt) for class `name`: the text or the class
+    named plainly ("rain", "heavy rain"), then with probability 0.7 a context phrase (CONTEXTS), and
+    with probability 0.3 one of `words` (any word of the tokenizer's vocabulary) before it."""
+    plain = name.replace("_", " ")
+    r = torch.rand(5, generator=gen)
+    if float(r[0]) < 0.5:
+        base = text
+    elif float(r[1]) < 0.5:
+        base = plain
+    else:
+        base = f"{LOUDNESS[int(float(r[2]) * len(LOUDNESS)) % len(LOUDNESS)]} {plain}"
+    if float(r[3]) < 0.7:
+        context = CONTEXTS[int(torch.randint(0, len(CONTEXTS), (1,), generator=gen))]
+        base = f"{base} {context}"
+    if words and float(r[4]) < 0.3:
+        base = f"{words[int(torch.randint(0, len(words), (1,), generator=gen))]} {base}"
+    return base
+
+
+def vocabulary_words(tokenizer, texts: list[str]) -> list[str]:
+    """The whole words of a CLIP's BPE vocabulary (open_clip SimpleTokenizer), sorted, without any that
+    contains a word (4+ letters) of `texts` (the captions and class names: "rainy" would name a class)."""
+    known = {w for t in texts for w in re.findall(r"[a-z]{4,}", t.lower())}
+    words = (w[:-4] for w in tokenizer.encoder if w.endswith("</w>") and w[:-4].isalpha() and len(w) > 6)
+    return sorted(w for w in words if not any(k in w for k in known))
 
 
 def configure(args, config: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +104,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         raise LivevisError("--batch must be >= 2 (contrastive learning needs negatives)")
     if not 0.0 <= config["prompt_prob"] <= 1.0:
         raise LivevisError("prompt_prob must be in [0, 1]")
+    if not 0.0 <= float(config.get("vary_text", 0.0)) <= 1.0:
+        raise LivevisError("vary_text must be in [0, 1]")
     small_clip_config(**config["model"])  # unknown keys fail here, before the run folder exists
     return config
 
@@ -101,6 +146,9 @@ def train(args, run, dist) -> Path:
     opt = torch.optim.AdamW(param_groups(clip.model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
     max_log = math.log(cfg["max_logit_scale"])
     prompts = [common.prompt_for(c) for c in data.classes]
+    vary = float(cfg.get("vary_text", 0.0))
+    words = vocabulary_words(clip.tokenizer, [c["caption"] for c in data.clips] + list(data.classes)) \
+        if cfg.get("distractors") else None
     offset = common.rank_offset(dist, B)
 
     def step_fn(step: int) -> dict[str, float]:
@@ -113,7 +161,10 @@ def train(args, run, dist) -> Path:
             item = data[int(i)]
             k = int(torch.randint(0, item["frames"].shape[0], (1,), generator=gen))
             frames.append(item["frames"][k])
-            texts.append(prompts[item["label"]] if common.rand_uniform(gen) < cfg["prompt_prob"] else item["caption"])
+            text = prompts[item["label"]] if common.rand_uniform(gen) < cfg["prompt_prob"] else item["caption"]
+            if vary and common.rand_uniform(gen) < vary:
+                text = wording(gen, data.classes[item["label"]], text, words)
+            texts.append(text)
             labels.append(item["label"])
         img = common.frames_to_float(torch.stack(frames))                     # [b, 3, H, W]
         img = augment_frames(img, gens, **cfg["augment"]).to(device)
