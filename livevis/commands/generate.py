@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T", help="sampling temperature (0: greedy)")
     parser.add_argument("--top-k", type=int, default=32, metavar="K", help="sample among the K likeliest tokens (0: all)")
     parser.add_argument("--guidance", type=float, default=3.0, metavar="G", help="classifier-free guidance scale (1: none)")
+    parser.add_argument("--text-match", choices=("nearest", "exact"), default="nearest",
+                        help="what the sound model hears of the text: the class wording it was trained on nearest "
+                             "the text (default; free prompts sound like their class more often), or the text's own "
+                             "embedding")
     parser.add_argument("--no-effects", action="store_true", help="skip the audio-reactive post effect")
     parser.add_argument("--anchor-leak", type=float, default=0.02, metavar="F", help="pull back towards the starting latent per keyframe")
 
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                   TimeRemainingColumn(), transient=not sys.stderr.isatty(), console=None) as progress:
         sound = progress.add_task("sound tokens", total=None)
         audio, _mel = generate_sound(bundle, segments, args.seconds, seed=args.seed, temperature=args.temperature,
-                                     top_k=args.top_k or None, guidance=args.guidance,
+                                     top_k=args.top_k or None, guidance=args.guidance, match=args.text_match,
                                      on_token=lambda k, total: progress.update(sound, completed=k, total=total))
         args.prompt = segments[0].text  # the scene follows the text
         modules, mode, params, bank, text_embed = prepare_scene(args, bundle, device)

@@ -125,6 +125,7 @@ def test_timed_prompts_switch_sound_and_picture_at_their_times(sound_bundle, rai
     (["--text", "0:rain;3:wind", "--seconds", "2"], "past the clip"),
     (["--text", "0:rain;0:wind"], "increase"),
     (["--text", "0:"], "no text"),
+    (["--text", "rain", "--text-match", "closest"], "--text-match"),
 ])
 def test_bad_input_is_one_clear_line(sound_bundle, tmp_path, args, needle):
     out = tmp_path / "x.mp4"

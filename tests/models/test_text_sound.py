@@ -70,3 +70,48 @@ def test_overfits_a_tiny_set_exactly():
     for i in range(4):
         out = m.sample(texts[i:i + 1], 20, temperature=0.0, guidance=1.0)
         assert torch.equal(out[0], tokens[i]), (i, out, tokens[i])
+
+
+class _WordClip:
+    """A stand-in CLIP whose text embedding is a bag of hashed words (unit norm), so texts that share
+    words are near; counts how many texts it has encoded."""
+
+    def __init__(self):
+        self.encoded = 0
+
+    def encode_text(self, texts):
+        self.encoded += len(texts)
+        out = torch.zeros(len(texts), 64)
+        for i, t in enumerate(texts):
+            for w in t.split():
+                g = torch.Generator().manual_seed(sum(map(ord, w)) * 7919 + len(w))
+                out[i] += torch.randn(64, generator=g)
+        return F.normalize(out, dim=-1)
+
+
+def test_known_wordings_are_the_trained_templates_of_every_class():
+    from livevis.models.text_sound import TEMPLATES, known_wordings
+
+    said = known_wordings(["rain", "fire_crackling"])
+    assert len(said) == 2 * (len(TEMPLATES) - 1)
+    assert "a video of fire crackling" in said and "the sound of rain" in said and "{caption}" not in said
+
+
+def test_a_free_prompt_is_heard_as_its_nearest_known_wording():
+    from livevis.models.text_sound import SoundCondition, known_wordings
+
+    clip = _WordClip()
+    near = SoundCondition(clip, ["rain", "volcano"], "nearest")
+    known = clip.encode_text(known_wordings(["rain", "volcano"]))
+    for w in known_wordings(["rain", "volcano"]):                          # a known wording: itself, exactly
+        assert torch.equal(near(w), clip.encode_text([w]))
+    got = near("rain falling on the roof")                                # free: the nearest known one
+    want = known[(clip.encode_text(["rain falling on the roof"]) @ known.T).argmax(1)]
+    assert torch.allclose(got, want, atol=1e-6) and known_wordings(["rain", "volcano"])[int((got @ known.T).argmax())] in \
+        known_wordings(["rain"])
+    exact = SoundCondition(clip, ["rain", "volcano"], "exact")
+    before = clip.encoded
+    assert torch.equal(exact("rain falling on the roof"), clip.encode_text(["rain falling on the roof"]))
+    assert clip.encoded == before + 2                                      # no known wordings encoded
+    with pytest.raises(LivevisError, match="text match"):
+        SoundCondition(clip, ["rain"], "closest")

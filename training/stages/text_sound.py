@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from livevis.errors import LivevisError
 from livevis.models import factory
+from livevis.models.text_sound import TEMPLATES
 from livevis.training.clip_spec import load_clip, save_clip
 from livevis.training.data import ClipDataset
 from livevis.training.loop import batch_indices, seed_everything, train_loop
@@ -41,10 +42,6 @@ from livevis.util.atomic import atomic_open, atomic_path
 WEIGHTS = "text_sound.safetensors"
 RECORD = "text_sound.json"
 
-# Wordings of a class ({name}: the class name with spaces); index 0 means the clip's own caption.
-TEMPLATES = ("{caption}", "{name}", "the sound of {name}", "{name} sounds", "a video of {name}",
-             "a recording of {name}", "heavy {name}", "soft {name}", "{name} at night", "{name} nearby",
-             "loud {name} outside", "listen to the {name}")
 
 
 def _preset(name: str) -> dict[str, Any]:
