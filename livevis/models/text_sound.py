@@ -126,9 +126,14 @@ TEMPLATES = ("{caption}", "{name}", "the sound of {name}", "{name} sounds", "a v
 TEXT_MATCH = ("nearest", "exact")
 
 
+def wording(template: str, name: str, caption: str) -> str:
+    """One of TEMPLATES filled for class `name` (a training clip's `caption` for "{caption}")."""
+    return caption if template == "{caption}" else template.format(name=name.replace("_", " "))
+
+
 def known_wordings(class_names: list[str]) -> list[str]:
     """Every wording of every class the model was trained on, captions aside (TEMPLATES)."""
-    return [t.format(name=n.replace("_", " ")) for n in class_names for t in TEMPLATES[1:]]
+    return [wording(t, n, "") for n in class_names for t in TEMPLATES[1:]]
 
 
 class SoundCondition:
@@ -151,15 +156,15 @@ class SoundCondition:
     @torch.no_grad()
     def __call__(self, text: str) -> torch.Tensor:
         emb = self.clip.encode_text([text]).float()                        # [1, D]
-        if self.match == "exact" or not self.wordings:
-            return emb
+        if self.match == "exact" or not self.wordings or text in self.wordings:
+            return emb                                                     # (a known wording: itself)
         if self._known is None:
             self._known = self.clip.encode_text(self.wordings).float()
             self._unit = F.normalize(self._known, dim=-1)
         sims = (F.normalize(emb, dim=-1) @ self._unit.T)[0]               # [W]
         best = int(sims.argmax())
-        if text in self.wordings or float(sims[best]) >= 1.0 - 1e-6:
-            return emb                                                     # a known wording: itself
+        if float(sims[best]) >= 1.0 - 1e-6:
+            return emb                                                     # the same text, spelled otherwise
         return self._known[best:best + 1].to(emb)
 
 

@@ -91,7 +91,8 @@ def vocabulary_words(tokenizer, texts: list[str]) -> list[str]:
     """The whole words of a CLIP's BPE vocabulary (open_clip SimpleTokenizer), sorted, without any that
     contains a word (4+ letters) of `texts` (the captions and class names: "rainy" would name a class)."""
     known = {w for t in texts for w in re.findall(r"[a-z]{4,}", t.lower())}
-    words = (w[:-4] for w in tokenizer.encoder if w.endswith("</w>") and w[:-4].isalpha() and len(w) > 6)
+    words = (w[:-4] for w in tokenizer.encoder if w.endswith("</w>"))                # "</w>": a word's end
+    words = (w for w in words if w.isalpha() and len(w) >= 3)
     return sorted(w for w in words if not any(k in w for k in known))
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from livevis.errors import LivevisError
 from livevis.models import factory
-from livevis.models.text_sound import TEMPLATES
+from livevis.models.text_sound import TEMPLATES, wording
 from livevis.training.clip_spec import load_clip, save_clip
 from livevis.training.data import ClipDataset
 from livevis.training.loop import batch_indices, seed_everything, train_loop
@@ -41,7 +41,6 @@ from livevis.util.atomic import atomic_open, atomic_path
 
 WEIGHTS = "text_sound.safetensors"
 RECORD = "text_sound.json"
-
 
 
 def _preset(name: str) -> dict[str, Any]:
@@ -67,10 +66,6 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
     if getattr(args, "bundle", None) and args.clip is None:
         config["clip"] = f"bundle:{args.bundle}"  # the CLIP `generate` will read prompts with
     return config
-
-
-def wording(template: str, name: str, caption: str) -> str:
-    return caption if template == "{caption}" else template.format(name=name.replace("_", " "))
 
 
 @torch.no_grad()
