@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="starting latents per recording for --recordings (default 4)")
     parser.add_argument("--judge", choices=("cnn", "features"), default="cnn",
                         help="frame classifier for --recordings: the independent CNN judge (default) or the feature classifier")
+    parser.add_argument("--judge-size", type=int, default=64, metavar="PX",
+                        help="input side of the CNN judge (default 64; at most the dataset's frame size): 128 compares "
+                             "generators of different sizes at 128 px, the smaller one's frames upsampled")
     parser.add_argument("--no-judge", action="store_true",
                         help="skip the independent CNN judge's figures on --data (faster)")
     parser.add_argument("--clips", type=int, default=None, metavar="N",
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise LivevisError(f"--recordings {args.recordings}: no such folder")
     if args.seeds < 1:
         raise LivevisError(f"--seeds must be positive, got {args.seeds}")
+    if args.judge_size < 16:
+        raise LivevisError(f"--judge-size must be at least 16 px (the judge pools four times), got {args.judge_size}")
     device = resolve_device(args.compute)
     if Path(str(args.model)).suffix.lower() in GENERATOR_FILES and Path(str(args.model)).is_file():
         bundle = generator_bundle(Path(str(args.model)), device)  # an NVlabs .pkl / rosinality .pt as is
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             Console().print(render_generate_table(gen))
         return 0
     if args.data is not None:
-        make_judge = None if args.no_judge else (lambda: _judge_for(args.data, progress))
+        make_judge = None if args.no_judge else (lambda: _judge_for(args.data, progress, args.judge_size))
         grid = ClassGrid() if args.grid else None
         result = evaluate(bundle, args.data, clips=args.clips, seed=args.seed, device=device, progress=progress,
                           on_frames=grid.add if grid else None, make_judge=make_judge, mode=args.mode)
@@ -173,9 +178,12 @@ def _score_music(args, bundle, device, progress) -> dict:
     return {**out, "tracks": tracks}
 
 
-def _judge_for(data, progress):
-    """The independent CNN judge of a dataset (trained on its train split once, then cached beside it)."""
-    from livevis.eval.judge import trained_judge
+def _judge_for(data, progress, size: int):
+    """The independent CNN judge of a dataset at input side `size` (trained on its train split once, then
+    cached beside it)."""
+    from dataclasses import replace
+
+    from livevis.eval.judge import JudgeSettings, trained_judge
     from livevis.training.data import ClipDataset
 
     try:
@@ -183,7 +191,7 @@ def _judge_for(data, progress):
     except LivevisError as exc:
         raise LivevisError(f"--data: {exc}") from None
     progress("training the independent frame judge on real training frames (cached after the first run)")
-    return trained_judge(train_set)
+    return trained_judge(train_set, replace(JudgeSettings(), size=size))
 
 
 def _check_recording_folders(args, bundle) -> None:
@@ -215,7 +223,7 @@ def _score_recordings(args, bundle, device, progress) -> dict:
         raise LivevisError(f"the dataset's classes ({', '.join(train_set.classes)}) are not the model's ({', '.join(names)})")
     names = list(train_set.classes)
     if args.judge == "cnn":
-        judge = _judge_for(data, progress)
+        judge = _judge_for(data, progress, args.judge_size)
         predict = judge.predict
     else:
         frames, labels = clf.sample_frames(train_set, 8)

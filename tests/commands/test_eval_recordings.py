@@ -49,6 +49,7 @@ def test_json_has_the_old_keys_the_judge_and_the_recordings(capsys, tiny_bundle,
     assert judge["real_accuracy"] >= 0.5                    # the judge knows the real held-out frames
     assert judge["frechet_real_vs_real"] is None or judge["frechet_real_vs_real"] >= 0
     assert judge["classifier_semantic_accuracy"] == result["semantic_accuracy"]   # the old figure beside it
+    assert judge["input_size"] == 32                        # 64 asked, the data's 32 px frames not upsampled
     rec = result["recordings"]
     assert REC_KEYS <= set(rec) and rec["judge"] == "cnn" and rec["files"] == 2 and rec["seeds"] == 1
     assert set(rec["per_class"]) == {"rain", "fire_crackling"}
@@ -58,6 +59,15 @@ def test_json_has_the_old_keys_the_judge_and_the_recordings(capsys, tiny_bundle,
                        "--recordings", two_recordings, "--seeds", 1)
     assert again["judge"]["cached"] and again["recordings"]["accuracy"] == rec["accuracy"]
     assert {k: again["judge"][k] for k in JUDGE_KEYS} == {k: judge[k] for k in JUDGE_KEYS}
+
+
+def test_judge_size_sets_the_judges_input_side(capsys, tiny_bundle, tiny_data):
+    """--judge-size 16: a judge of its own (another cache entry) that sees 16 px frames."""
+    small = _eval_json(capsys, "--model", tiny_bundle, "--data", tiny_data, "--clips", 3, "--judge-size", 16)
+    full = _eval_json(capsys, "--model", tiny_bundle, "--data", tiny_data, "--clips", 3)
+    assert small["judge"]["input_size"] == 16 and full["judge"]["input_size"] == 32
+    assert small["judge"]["frechet"] != full["judge"]["frechet"]
+    assert small["semantic_accuracy"] == full["semantic_accuracy"]     # the feature classifier is unchanged
 
 
 def test_the_feature_classifier_can_judge_and_the_table_prints(capsys, tiny_bundle, tiny_data, two_recordings):
@@ -79,5 +89,6 @@ def test_bad_recordings_are_one_line_errors(tmp_path, tiny_bundle, tiny_data, tw
     assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--recordings", tmp_path / "none"), "no such folder")
     assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tiny_data, "--recordings", two_recordings,
                                   "--seeds", "0"), "--seeds")
+    assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tiny_data, "--judge-size", "8"), "--judge-size")
     # A model without class names and no --data: nothing to learn the frames' classes from.
     assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--recordings", two_recordings), "--data")
