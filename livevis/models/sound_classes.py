@@ -11,7 +11,9 @@ means, spreads and changes alone, both trained alike, and 41% for the CLIP-align
 zero-shot label; BENCHMARKS.md).
 
 Beside it, `scenes` holds a few W latents per class of the bundle's generator whose pictures show that
-class (found by `livevis train sound-classes` from the dataset's real frames). The learned mode moves
+class (found by `livevis train sound-classes` from the dataset's real frames): one w for every layer,
+or, when `num_ws` is set, one w per layer (W+), which reaches scenes the generator's mapping rarely or
+never samples. The learned mode moves
 its scene to `scene(posterior, pick)`, the posterior-weighted mix of each class's pick-th latent
 (livevis.pipeline.sound_scene); the sound model's motion rides on it.
 """
@@ -71,17 +73,19 @@ class SoundClassesConfig(StrictConfig):
     mel_std: float = 30.0        # dB scale of the window-normalised input (as the sound encoder's)
     w_dim: int = 512             # generator's w width
     scenes_per_class: int = 4    # W latents kept per class
+    num_ws: int = 0              # 0: a scene is one w [w_dim]; N: a W+ latent [N, w_dim] (one w per layer)
 
     def __post_init__(self) -> None:
         sizes = {"n_mels": self.n_mels, "num_classes": self.num_classes, "hidden": self.hidden, "w_dim": self.w_dim,
                  "scenes_per_class": self.scenes_per_class}
         bad = [k for k, v in sizes.items() if int(v) < 1]
-        if bad or self.num_frames < 2 or self.mel_std <= 0 or not 0.0 <= self.dropout < 1.0:
+        if bad or self.num_frames < 2 or self.mel_std <= 0 or not 0.0 <= self.dropout < 1.0 or self.num_ws < 0:
             raise LivevisError(f"SoundClassesConfig: sizes must be positive and num_frames >= 2 ({', '.join(bad) or 'values'})")
 
 
 class SoundClasses(nn.Module):
-    """log-mel [B, n_mels, num_frames] (dB) -> class logits [B, num_classes]; `scenes` [K, P, w_dim]."""
+    """log-mel [B, n_mels, num_frames] (dB) -> class logits [B, num_classes]; `scenes` [K, P, w_dim], or
+    [K, P, num_ws, w_dim] when config.num_ws is set."""
 
     def __init__(self, config: SoundClassesConfig):
         super().__init__()
@@ -89,7 +93,8 @@ class SoundClasses(nn.Module):
         half = max(1, c.hidden // 2)
         self.net = nn.Sequential(nn.Linear(texture_dim(c.n_mels), c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
                                  nn.Linear(c.hidden, half), nn.ReLU(), nn.Linear(half, c.num_classes))
-        self.register_buffer("scenes", torch.zeros(c.num_classes, c.scenes_per_class, c.w_dim))
+        per_layer = (c.num_ws,) if c.num_ws else ()
+        self.register_buffer("scenes", torch.zeros(c.num_classes, c.scenes_per_class, *per_layer, c.w_dim))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -102,7 +107,7 @@ class SoundClasses(nn.Module):
         return self.net(texture_statistics(x))                        # [B, K]
 
     def scene(self, probs: torch.Tensor, pick: int) -> torch.Tensor:
-        """probs [K] (sum 1) -> w [w_dim]: the mix of every class's pick-th scene latent."""
+        """probs [K] (sum 1) -> w [w_dim] (or [num_ws, w_dim]): the mix of every class's pick-th scene latent."""
         assert probs.ndim == 1 and probs.shape[0] == self.config.num_classes, f"probs must be [{self.config.num_classes}], got {tuple(probs.shape)}"
-        chosen = self.scenes[:, int(pick) % self.config.scenes_per_class]  # [K, w_dim]
-        return probs.to(chosen) @ chosen
+        chosen = self.scenes[:, int(pick) % self.config.scenes_per_class]  # [K, w_dim] or [K, num_ws, w_dim]
+        return torch.einsum("k,k...->...", probs.to(chosen), chosen)

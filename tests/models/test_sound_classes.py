@@ -69,6 +69,18 @@ def test_scene_mixes_each_classes_pick_th_latent():
     assert torch.allclose(model.scene(half, 3), want, atol=1e-6)
 
 
+def test_w_plus_scenes_mix_per_layer():
+    """num_ws set: a scene is one w per layer [num_ws, w_dim], mixed by the posterior layer by layer."""
+    model = make_model(num_ws=5)
+    assert model.scenes.shape == (K, P, 5, W_DIM)
+    with torch.no_grad():
+        model.scenes.copy_(torch.randn(K, P, 5, W_DIM))
+    one_hot = torch.tensor([0.0, 1.0, 0.0])
+    assert torch.equal(model.scene(one_hot, 1), model.scenes[1, 1])
+    mix = torch.tensor([0.25, 0.0, 0.75])
+    assert torch.allclose(model.scene(mix, 2), 0.25 * model.scenes[0, 0] + 0.75 * model.scenes[2, 0], atol=1e-6)
+
+
 def test_bad_input_shape_is_a_clear_error():
     model = make_model()
     for shape in ((2, N_MELS + 1, FRAMES), (2, N_MELS, FRAMES - 1), (N_MELS, FRAMES)):
@@ -78,7 +90,7 @@ def test_bad_input_shape_is_a_clear_error():
 
 @pytest.mark.parametrize("bad", [dict(num_classes=0), dict(n_mels=0), dict(num_frames=1), dict(hidden=0),
                                  dict(w_dim=0), dict(scenes_per_class=0), dict(mel_std=0.0), dict(dropout=1.0),
-                                 dict(dropout=-0.1)])
+                                 dict(dropout=-0.1), dict(num_ws=-1)])
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(LivevisError, match="SoundClassesConfig"):
         SoundClassesConfig(**bad)

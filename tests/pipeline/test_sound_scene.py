@@ -60,6 +60,21 @@ def test_shown_latent_is_the_heard_classes_scene_without_motion(pick):
     assert torch.allclose(shown, want, atol=1e-5), (shown - want).abs().max()
 
 
+def test_w_plus_scenes_are_shown_layer_by_layer():
+    """Scenes fitted in W+ (one w per layer, `sound-classes` with scenes.project_steps): the shown latent
+    is the heard class's scene on every layer, not one w broadcast."""
+    torch.manual_seed(0)
+    model = SoundClasses(SoundClassesConfig(n_mels=N_MELS, num_frames=FRAMES, num_classes=K, hidden=8, w_dim=W_DIM,
+                                            scenes_per_class=P, num_ws=NUM_WS)).eval()
+    with torch.no_grad():
+        model.scenes.copy_(torch.randn(K, P, NUM_WS, W_DIM) * 3)
+    force_class(model, 1)
+    scene = make_scene(model, 1, strength=1.0, motion=0.0, smoothing=0.0)
+    state = ANCHOR + torch.randn(1, NUM_WS, W_DIM)
+    shown = state + scene.update(loud(), 0.1, state)
+    assert torch.allclose(shown[0], model.scenes[1, 1], atol=1e-5), (shown[0] - model.scenes[1, 1]).abs().max()
+
+
 def test_half_strength_goes_half_way_and_zero_strength_leaves_the_path():
     model = make_model(c=1)
     state = ANCHOR + 0.5

@@ -271,3 +271,54 @@ def test_a_rerun_on_a_bundle_that_already_has_the_part_trains_the_same(tiny_data
     assert train("sound-classes", *args, "--out", tmp_path / "again")[0] == 0
     # Loading a bundle that already holds the part must not change the new model's initial weights.
     assert metric_rows(tmp_path / "first") == metric_rows(tmp_path / "again")
+
+
+def test_projection_fits_a_picture_the_starting_latent_does_not_draw(tmp_path, classes):
+    """project(): from one w on every layer, Adam on W+ brings the generator's picture close to a target
+    picture (here one the generator draws from another W+ latent); the generator is left unchanged."""
+    gen = load_bundle(bundle_for(tmp_path / "b.bundle", classes, clip=False)).generator.eval()
+    before = {k: v.clone() for k, v in gen.state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        z = torch.randn(gen.num_ws + 1, gen.z_dim, generator=g)
+        w = gen.mapping(z)[:, 0]                                              # [num_ws + 1, w_dim]
+        target = gen.synthesis(w[1:].unsqueeze(0), noise_mode="const")       # [1, 3, R, R]: every layer its own w
+        start = gen.synthesis(w[:1].unsqueeze(0).expand(1, gen.num_ws, -1), noise_mode="const")
+    fitted = stage.project(gen, target, w[0], steps=60, lr=0.05, pool=4)
+    assert fitted.shape == (gen.num_ws, gen.w_dim)
+    with torch.no_grad():
+        got = gen.synthesis(fitted.unsqueeze(0), noise_mode="const")
+    err_start, err_fit = float((start - target).pow(2).mean()), float((got - target).pow(2).mean())
+    assert err_fit < 0.5 * err_start, (err_start, err_fit)
+    assert all(torch.equal(v, before[k]) for k, v in gen.state_dict().items())
+
+
+def test_projected_scenes_are_w_plus_and_closer_to_their_frames(tiny_data, classes, tmp_path):
+    """scenes.project_steps > 0: the part stores W+ scenes [K, P, num_ws, w_dim] (config.num_ws), each fitted
+    to a real frame of its class, which it draws closer than the bank's scene it started from."""
+    base, fitted = tmp_path / "base", tmp_path / "fitted"
+    for out, steps in ((base, 0), (fitted, 30)):
+        bundle = bundle_for(tmp_path / f"{out.name}.bundle", classes)
+        code, err = train("sound-classes", "--data", tiny_data, "--bundle", bundle, "--out", out, "--preset", "tiny",
+                          "--steps", 2, "--set", f"scenes.project_steps={steps}")
+        assert code == 0, err
+    b0, b1 = load_bundle(tmp_path / "base.bundle"), load_bundle(tmp_path / "fitted.bundle")
+    gen = b1.generator.eval()
+    K, P = len(classes), b1.sound_classes.config.scenes_per_class
+    assert b0.sound_classes.config.num_ws == 0 and b1.sound_classes.config.num_ws == gen.num_ws
+    assert b1.sound_classes.scenes.shape == (K, P, gen.num_ws, gen.w_dim)
+    data = ClipDataset(tiny_data, "train")
+    from livevis.training.stages import common
+
+    def mean_error(scenes: torch.Tensor, label: int) -> float:
+        """Pixel error of each scene's picture to the nearest real frame of its class."""
+        frames = torch.cat([common.frames_to_float(data[i]["frames"]) for i in range(len(data)) if data[i]["label"] == label])
+        frames = common.resize(frames, gen.img_resolution)
+        ws = scenes if scenes.ndim == 3 else scenes.unsqueeze(1).expand(-1, gen.num_ws, -1)
+        with torch.no_grad():
+            imgs = gen.synthesis(ws, noise_mode="const")                    # [P, 3, R, R]
+        return float(torch.cdist(imgs.flatten(1), frames.flatten(1)).min(1).values.mean())
+
+    before = np.mean([mean_error(b0.sound_classes.scenes[c], c) for c in range(K)])
+    after = np.mean([mean_error(b1.sound_classes.scenes[c], c) for c in range(K)])
+    assert after < 0.8 * before, (before, after)

@@ -19,7 +19,11 @@ where each class's scene lies in the bundle's generator.
 2. The scenes. A seeded bank of the frozen generator's samples, each described by its CLIP embedding
    and pooled pixels; every training clip's frames get the W latent of the bank samples most like
    them (training/latent_bank.py, the video stage's latent targets), and each class's latents are
-   clustered (k-means) into `scenes_per_class` scenes, the most populous first.
+   clustered (k-means) into `scenes_per_class` scenes, the most populous first. With
+   `scenes.project_steps` > 0 each scene is then fitted (W+, one w per layer, Adam on pixel error) to
+   the real frame nearest its centre: a generator can draw scenes its mapping never samples (the
+   128 px default's mapping draws no wind scene in 1024 samples, yet W+ reaches sky over grass), and
+   a bank sample is only the nearest thing the mapping does draw.
 
 `--bundle B` (required) names the bundle whose generator, CLIP, audio front end and classes are used;
 the part is written into it at the end (atomically, other parts kept). eval.json: window accuracy on
@@ -50,7 +54,7 @@ RECORD_NAME = "sound_classes.json"
 WEIGHTS_NAME = "sound_classes.safetensors"
 
 _SCENES = {"bank": 4096, "k": 8, "pixel_weight": 2.0, "pool": 8, "bank_seed": 1, "truncation": 0.7,
-           "frames_per_clip": 4, "kmeans_iters": 25}
+           "frames_per_clip": 4, "kmeans_iters": 25, "project_steps": 0, "project_lr": 0.05}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -107,6 +111,8 @@ def configure(args, config: dict[str, Any]) -> dict[str, Any]:
         raise LivevisError(f"band_limited must be in [0, 1], got {limited}")
     if int(config["model"].get("scenes_per_class", 1)) < 1 or int(config["scenes"]["bank"]) < 1:
         raise LivevisError("model.scenes_per_class and scenes.bank must be positive")
+    if int(config["scenes"].get("project_steps", 0)) < 0 or float(config["scenes"].get("project_lr", 0.05)) <= 0:
+        raise LivevisError("scenes.project_steps must be >= 0 and scenes.project_lr positive")
     return config
 
 
@@ -189,28 +195,57 @@ def kmeans(x: torch.Tensor, k: int, iters: int, seed: int) -> tuple[torch.Tensor
 
 @torch.no_grad()
 def class_scenes(bundle, data: ClipDataset, cfg: dict[str, Any], scenes_per_class: int, device) -> tuple[torch.Tensor, list[int]]:
-    """[K, P, w_dim]: per class, P latents of the generator whose pictures look like its real frames,
-    and how many frames each class had."""
+    """Per class, P latents of the generator whose pictures look like its real frames: [K, P, w_dim], or
+    [K, P, num_ws, w_dim] when cfg["project_steps"] > 0; and how many frames each class had."""
     s = cfg
     generator, clip = bundle.generator.to(device).eval(), bundle.clip.to(device).eval()
     bank = latent_bank.build_bank(generator, clip, size=int(s["bank"]), k=int(s["k"]), pixel_weight=float(s["pixel_weight"]),
                                   seed=int(s["bank_seed"]), truncation=float(s["truncation"]), pool=int(s["pool"]), device=device)
     per_class: list[list[torch.Tensor]] = [[] for _ in data.classes]
+    class_frames: list[list[torch.Tensor]] = [[] for _ in data.classes]
     for i in range(len(data)):
         frames = data[i]["frames"]                                       # [T, 3, H, W] uint8
         pick = torch.linspace(0, frames.shape[0] - 1, int(s["frames_per_clip"])).round().long().unique()
         img = common.frames_to_float(frames[pick]).to(device)           # [f, 3, H, W]
         emb = F.normalize(clip.encode_image(img).float(), dim=-1)        # [f, D]
         per_class[data[i]["label"]].append(bank.targets(emb, img).cpu())
+        class_frames[data[i]["label"]].append(frames[pick])
+    steps = int(s.get("project_steps", 0))
     scenes, counts = [], []
     for c, targets in enumerate(per_class):
         if not targets:
             raise LivevisError(f"the training split has no clip of class {data.classes[c]!r}: its scenes cannot be found")
         w = torch.cat(targets)                                           # [M, w_dim]
         centroids, _members = kmeans(w, scenes_per_class, int(s["kmeans_iters"]), seed=c)
+        if steps > 0:
+            frames = torch.cat(class_frames[c])                          # [M, 3, H, W] uint8, row m <-> w[m]
+            nearest = torch.cdist(centroids, w).argmin(1)                # [P]: the frame each scene is fitted to
+            centroids = torch.stack([project(generator, common.frames_to_float(frames[m:m + 1]).to(device), centroid.to(device),
+                                             steps, float(s["project_lr"]), int(s["pool"])).cpu()
+                                     for m, centroid in zip(nearest.tolist(), centroids)])   # [P, num_ws, w_dim]
         scenes.append(centroids)
         counts.append(int(w.shape[0]))
     return torch.stack(scenes), counts
+
+
+def project(generator, frame: torch.Tensor, w: torch.Tensor, steps: int, lr: float, pool: int) -> torch.Tensor:
+    """W+ latent [num_ws, w_dim] whose picture matches frame [1, 3, H, W] in [-1, 1]: from w [w_dim] on
+    every layer, `steps` Adam steps on the squared pixel error at full and at 1/pool resolution (the
+    layout and colours first). The generator stays frozen."""
+    generator.requires_grad_(False)                                      # gradients for the latent only
+    R = int(generator.img_resolution)
+    target = common.resize(frame.float(), R)                             # [1, 3, R, R]
+    ws = w.float().view(1, 1, -1).repeat(1, generator.num_ws, 1).clone()  # [1, num_ws, w_dim]
+    with torch.enable_grad():
+        ws.requires_grad_(True)
+        opt = torch.optim.Adam([ws], lr=lr)
+        for _ in range(steps):
+            img = generator.synthesis(ws, noise_mode="const")
+            loss = F.mse_loss(img, target) + F.mse_loss(F.avg_pool2d(img, pool), F.avg_pool2d(target, pool))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return ws.detach()[0]
 
 
 @torch.no_grad()
@@ -267,7 +302,9 @@ def train(args, run, dist) -> Path:
                            "train the sound class model on the bundle's own dataset")
     common.check_frontend(fe, data.sample_rate, {"n_mels": fe.n_mels, "num_frames": fe.frames})
     gen = bundle.generator
-    model_cfg = dict(cfg["model"], n_mels=fe.n_mels, num_frames=fe.frames, num_classes=len(classes), w_dim=int(gen.w_dim))
+    per_layer = int(gen.num_ws) if int(cfg["scenes"].get("project_steps", 0)) > 0 else 0   # W+ scenes when fitted
+    model_cfg = dict(cfg["model"], n_mels=fe.n_mels, num_frames=fe.frames, num_classes=len(classes), w_dim=int(gen.w_dim),
+                     num_ws=per_layer)
     model = factory.build("sound_classes", model_cfg).to(device).train()
     B, seed = int(cfg["batch"]), int(cfg["seed"])
     if B % dist.world:
