@@ -13,9 +13,8 @@ zero-shot label; BENCHMARKS.md).
 Beside it, `scenes` holds a few W latents per class of the bundle's generator whose pictures show that
 class (found by `livevis train sound-classes` from the dataset's real frames): one w for every layer,
 or, when `num_ws` is set, one w per layer (W+), which reaches scenes the generator's mapping rarely or
-never samples. The learned mode moves
-its scene to `scene(posterior, pick)`, the posterior-weighted mix of each class's pick-th latent
-(livevis.pipeline.sound_scene); the sound model's motion rides on it.
+never samples. The learned mode moves its scene to `scene(posterior, pick)`, the posterior-weighted
+mix of each class's pick-th latent (livevis.pipeline.sound_scene); the sound model's motion rides on it.
 """
 
 from __future__ import annotations

@@ -218,9 +218,9 @@ def class_scenes(bundle, data: ClipDataset, cfg: dict[str, Any], scenes_per_clas
         w = torch.cat(targets)                                           # [M, w_dim]
         centroids, _members = kmeans(w, scenes_per_class, int(s["kmeans_iters"]), seed=c)
         if steps > 0:
-            frames = torch.cat(class_frames[c])                          # [M, 3, H, W] uint8, row m <-> w[m]
+            real = torch.cat(class_frames[c])                            # [M, 3, H, W] uint8, row m <-> w[m]
             nearest = torch.cdist(centroids, w).argmin(1)                # [P]: the frame each scene is fitted to
-            centroids = torch.stack([project(generator, common.frames_to_float(frames[m:m + 1]).to(device), centroid.to(device),
+            centroids = torch.stack([project(generator, common.frames_to_float(real[m:m + 1]).to(device), centroid.to(device),
                                              steps, float(s["project_lr"]), int(s["pool"])).cpu()
                                      for m, centroid in zip(nearest.tolist(), centroids)])   # [P, num_ws, w_dim]
         scenes.append(centroids)
