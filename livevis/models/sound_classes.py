@@ -109,4 +109,4 @@ class SoundClasses(nn.Module):
         """probs [K] (sum 1) -> w [w_dim] (or [num_ws, w_dim]): the mix of every class's pick-th scene latent."""
         assert probs.ndim == 1 and probs.shape[0] == self.config.num_classes, f"probs must be [{self.config.num_classes}], got {tuple(probs.shape)}"
         chosen = self.scenes[:, int(pick) % self.config.scenes_per_class]  # [K, w_dim] or [K, num_ws, w_dim]
-        return torch.einsum("k,k...->...", probs.to(chosen), chosen)
+        return torch.tensordot(probs.to(chosen), chosen, dims=1)

@@ -232,7 +232,6 @@ def project(generator, frame: torch.Tensor, w: torch.Tensor, steps: int, lr: flo
     """W+ latent [num_ws, w_dim] whose picture matches frame [1, 3, H, W] in [-1, 1]: from w [w_dim] on
     every layer, `steps` Adam steps on the squared pixel error at full and at 1/pool resolution (the
     layout and colours first). The generator stays frozen."""
-    generator.requires_grad_(False)                                      # gradients for the latent only
     R = int(generator.img_resolution)
     target = common.resize(frame.float(), R)                             # [1, 3, R, R]
     ws = w.float().view(1, 1, -1).repeat(1, generator.num_ws, 1).clone()  # [1, num_ws, w_dim]
@@ -243,7 +242,7 @@ def project(generator, frame: torch.Tensor, w: torch.Tensor, steps: int, lr: flo
             img = generator.synthesis(ws, noise_mode="const")
             loss = F.mse_loss(img, target) + F.mse_loss(F.avg_pool2d(img, pool), F.avg_pool2d(target, pool))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward(inputs=[ws])                                   # the latent's gradient only
             opt.step()
     return ws.detach()[0]
 
