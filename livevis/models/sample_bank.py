@@ -6,6 +6,10 @@ encoder's embedding; prompt switching does the same with a text embedding. The t
 latent targets (training/latent_bank.py) draw their bank with `draw_samples` too. Banks are cached
 per generator + CLIP (safetensors, written atomically) because drawing one costs a synthesis and a
 CLIP pass per sample.
+
+A bundle whose sound class model holds W+ scenes (fitted to real frames, training/stages/sound_classes)
+adds them to its bank: they draw pictures its generator's mapping rarely reaches (the 128 px default
+never samples wind), so a prompt or a sound can still land there. The bank then stores W+ latents.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ BANK_SEED = 1
 
 @dataclass
 class SampleBank:
-    ws: torch.Tensor  # [N, w_dim] mapping outputs
+    ws: torch.Tensor  # [N, w_dim] mapping outputs, or [N, num_ws, w_dim] with W+ entries
     clip: torch.Tensor  # [N, D] unit CLIP image embeddings of their pictures
     k: int = BANK_K
 
     @torch.inference_mode()
     def nearest(self, embedding: torch.Tensor) -> torch.Tensor:
-        """embedding [1, D] (any norm) -> w [w_dim]: the mean of the k most similar samples."""
+        """embedding [1, D] (any norm) -> w [w_dim] (W+ bank: [num_ws, w_dim]): the mean of the k most
+        similar samples."""
         assert embedding.ndim == 2 and embedding.shape[1] == self.clip.shape[1], \
             f"embedding must be [1, {self.clip.shape[1]}], got {tuple(embedding.shape)}"
         e = F.normalize(embedding.float().to(self.clip.device), dim=-1)
@@ -58,8 +63,31 @@ def draw_samples(generator, clip, *, size: int, seed: int, truncation: float, de
     return torch.cat(ws), torch.cat(embs), (torch.cat(pooled) if pool else None)
 
 
+@torch.no_grad()
+def class_scene_entries(bundle, *, device, batch: int = 32):
+    """The sound class model's W+ scenes as bank entries: (ws [S, num_ws, w_dim], unit CLIP embeddings
+    [S, D]), or None when the bundle has no such scenes (none, or single-w ones)."""
+    sc = getattr(bundle, "sound_classes", None)
+    if sc is None or not sc.config.num_ws:
+        return None
+    ws = sc.scenes.float().reshape(-1, sc.config.num_ws, sc.config.w_dim).to(device)  # [K * P, num_ws, w_dim]
+    embs = []
+    for start in range(0, ws.shape[0], batch):
+        img = bundle.generator.synthesis(ws[start:start + batch]).float().clamp(-1, 1)  # [b, 3, R, R]
+        embs.append(F.normalize(bundle.clip.encode_image(img).float(), dim=-1))
+    return ws, torch.cat(embs)
+
+
+def with_class_scenes(ws: torch.Tensor, emb: torch.Tensor, scenes) -> tuple[torch.Tensor, torch.Tensor]:
+    """W samples ws [N, w_dim] + W+ scenes -> one W+ bank ([N + S, num_ws, w_dim], [N + S, D])."""
+    if scenes is None:
+        return ws, emb
+    sws, semb = scenes
+    return torch.cat([ws[:, None].expand(-1, sws.shape[1], -1).to(sws), sws]), torch.cat([emb.to(semb), semb])
+
+
 def bank_key(weights_sha256: str, size: int, seed: int, truncation: float) -> str:
-    text = f"{weights_sha256}:{size}:{seed}:{truncation:.4f}"
+    text = f"{weights_sha256}:{size}:{seed}:{truncation:.4f}:scenes"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -81,13 +109,14 @@ def cached_sample_bank(bundle, *, device, truncation: float = 0.7, size: int = B
         if file.is_file():
             try:
                 t = load_file(str(file), device=str(device))
-                if t["ws"].shape[0] == size and t["clip"].shape[0] == size:
+                if t["ws"].shape[0] >= size and t["clip"].shape[0] == t["ws"].shape[0]:
                     return SampleBank(t["ws"], t["clip"])
             except Exception:  # a corrupt cache entry is drawn again
                 pass
     if progress:
         progress(f"drawing a bank of {size} generator samples for retrieval (once per model)")
     ws, emb, _ = draw_samples(bundle.generator, bundle.clip, size=size, seed=seed, truncation=truncation, device=device)
+    ws, emb = with_class_scenes(ws, emb, class_scene_entries(bundle, device=device))
     if file is not None:
         with atomic_path(file) as tmp:
             save_file({"ws": ws.contiguous().cpu(), "clip": emb.contiguous().cpu()}, str(tmp))

@@ -21,37 +21,48 @@ def layer_groups(num_ws: int, groups: int = 3) -> list[slice]:
 
 
 class KeyframePath:
-    """keyframes [K, w_dim] (one w per keyframe) -> ws at per-group positions.
+    """keyframes [K, w_dim] (one w per keyframe) or [K, num_ws, w_dim] (W+ keyframes: a scene with a
+    w per layer, e.g. a sound class scene fitted to a real frame) -> ws at per-group positions.
 
     `evaluate(positions, out)` writes out[0, group layers] = path(position of that group).
     """
 
     def __init__(self, keyframes: torch.Tensor, num_ws: int, groups: int = 3):
-        assert keyframes.ndim == 2 and keyframes.shape[0] >= 2, f"keyframes must be [K>=2, w_dim], got {tuple(keyframes.shape)}"
-        self.keys = keyframes.detach().float().clone()  # [K, w_dim]
+        assert keyframes.ndim in (2, 3) and keyframes.shape[0] >= 2, \
+            f"keyframes must be [K>=2, w_dim] or [K>=2, num_ws, w_dim], got {tuple(keyframes.shape)}"
+        assert keyframes.ndim == 2 or keyframes.shape[1] == num_ws, \
+            f"W+ keyframes must have {num_ws} layers, got {tuple(keyframes.shape)}"
+        self.keys = keyframes.detach().float().clone()  # [K, w_dim] or [K, num_ws, w_dim]
         self.k = int(keyframes.shape[0])
         self.num_ws = int(num_ws)
         self.groups = layer_groups(self.num_ws, groups)
-        self._buf = torch.empty(keyframes.shape[1], dtype=torch.float32, device=keyframes.device)
+        self._buf = torch.empty(keyframes.shape[1:], dtype=torch.float32, device=keyframes.device)
+
+    @property
+    def per_layer(self) -> bool:
+        return self.keys.ndim == 3
 
     @property
     def center(self) -> torch.Tensor:
-        """[w_dim] the mean of the keyframes: the path's middle (motion offsets are taken from it)."""
+        """[w_dim] (W+ keyframes: [num_ws, w_dim]) the mean of the keyframes: the path's middle (motion
+        offsets are taken from it)."""
         return self.keys.mean(0)
 
-    def point(self, position: float) -> torch.Tensor:
-        """w [w_dim] at `position` (in keyframes; the loop repeats every K)."""
+    def point(self, position: float, layers: slice | None = None) -> torch.Tensor:
+        """w [w_dim] at `position` (in keyframes; the loop repeats every K); W+ keyframes: [num_ws, w_dim],
+        or only the rows of `layers`."""
         i = math.floor(position)
         t = position - i
         k = self.k
-        p0, p1, p2, p3 = (self.keys[(i + d) % k] for d in (-1, 0, 1, 2))
+        keys = self.keys if layers is None or not self.per_layer else self.keys[:, layers]
+        p0, p1, p2, p3 = (keys[(i + d) % k] for d in (-1, 0, 1, 2))
         # Catmull-Rom (uniform): 0.5 * (2 p1 + (-p0 + p2) t + (2p0 - 5p1 + 4p2 - p3) t^2 + (-p0 + 3p1 - 3p2 + p3) t^3)
         t2, t3 = t * t, t * t * t
         c0 = -0.5 * t3 + t2 - 0.5 * t
         c1 = 1.5 * t3 - 2.5 * t2 + 1.0
         c2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
         c3 = 0.5 * t3 - 0.5 * t2
-        buf = self._buf
+        buf = self._buf if layers is None or not self.per_layer else self._buf[layers]
         torch.mul(p0, c0, out=buf)
         buf.add_(p1, alpha=c1).add_(p2, alpha=c2).add_(p3, alpha=c3)
         return buf
@@ -60,5 +71,5 @@ class KeyframePath:
         """positions: one float per group; out [1, num_ws, w_dim] is filled and returned."""
         assert out.shape[1] == self.num_ws, f"out must be [1, {self.num_ws}, w_dim], got {tuple(out.shape)}"
         for pos, layers in zip(positions, self.groups):
-            out[0, layers] = self.point(float(pos))
+            out[0, layers] = self.point(float(pos), layers)
         return out

@@ -131,13 +131,13 @@ class SceneDriver:
         self.mode = None
         self.embedding: torch.Tensor | None = None  # [1, D] the newest sound embedding (retrieve)
         self._next_embed = 0
-        self._target = None  # retrieve: [w_dim] bank target
+        self._target = None  # retrieve: the bank's target, [w_dim] or [num_ws, w_dim]
 
     # -- setup -------------------------------------------------------------------------------------
     def _anchor(self, p: Mapping) -> torch.Tensor:
         """ws [1, num_ws, w_dim] of the scene the seed (or the prompt, through the bank) picks."""
         if p["prompt"] and self.bank is not None and self.text_embed is not None:
-            w = self.bank.nearest(self.text_embed(p["prompt"]))  # [w_dim]
+            w = self.bank.nearest(self.text_embed(p["prompt"]))  # [w_dim] or [num_ws, w_dim] (W+ bank)
             return w.to(self.out).expand(1, self.m.num_ws, -1).clone()
         return latent_from_seed(self.m.mapping, self.m.z_dim, int(p["seed"]), truncation_psi=float(p["truncation"]),
                                 device=self.m.device).float()
@@ -148,7 +148,11 @@ class SceneDriver:
         z = torch.randn(k - 1 + 12, self.m.z_dim, generator=g).to(self.m.device)  # keyframes + chroma latents
         with torch.inference_mode():
             w = self.m.mapping(z, truncation_psi=psi)[:, 0].float()  # [k - 1 + 12, w_dim]
-        self.path = KeyframePath(torch.cat([anchor[:, 0], w[: k - 1]]), self.m.num_ws)
+        if bool((anchor[0] == anchor[0, :1]).all()):  # one w on every layer: a W path
+            keys = torch.cat([anchor[:, 0], w[: k - 1]])  # [k, w_dim]
+        else:  # a W+ scene (a prompt's class scene): keep its layers
+            keys = torch.cat([anchor, w[: k - 1, None].expand(-1, self.m.num_ws, -1)])  # [k, num_ws, w_dim]
+        self.path = KeyframePath(keys, self.m.num_ws)
         self.react = ReactiveLayer(self.m.num_ws, self.stats, seed=seed, chroma_latents=w[k - 1:])
 
     @torch.inference_mode()
@@ -297,7 +301,7 @@ class SceneDriver:
             window = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).to(self.m.device)
             emb, _offset = self.m.encoder(self.m.mel(window))
             self.embedding = emb
-            self._target = self.bank.nearest(emb).to(self._base)  # [w_dim]
+            self._target = self.bank.nearest(emb).to(self._base)  # [w_dim] or [num_ws, w_dim] (W+ bank)
             steps = (index - self._next_embed) // self.m.step_samples + 1
             self._next_embed += steps * self.m.step_samples
         if self._target is not None:

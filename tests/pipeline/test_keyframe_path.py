@@ -1,4 +1,4 @@
-"""KeyframePath: passes through its keyframes, continuous, per-group positions."""
+"""KeyframePath: passes through its keyframes (W or W+), continuous, per-group positions."""
 
 import torch
 
@@ -28,3 +28,16 @@ def test_continuous_and_groups_move_independently():
     out = torch.zeros(1, 6, 8)
     path.evaluate([0.0, 1.0, 2.0], out)
     assert torch.allclose(out[0, 0], keys[0]) and torch.allclose(out[0, 2], keys[1]) and torch.allclose(out[0, 5], keys[2])
+
+
+def test_w_plus_keyframes_keep_their_layers():
+    keys = torch.randn(4, 6, 8)  # [K, num_ws, w_dim]: a w per layer
+    path = KeyframePath(keys, num_ws=6)
+    assert torch.allclose(path.point(2.0), keys[2], atol=1e-6)
+    assert torch.allclose(path.center, keys.mean(0))
+    out = torch.zeros(1, 6, 8)
+    path.evaluate([0.0, 1.0, 3.0], out)  # groups: layers 0-1, 2-3, 4-5
+    assert torch.allclose(out[0, :2], keys[0, :2]) and torch.allclose(out[0, 2:4], keys[1, 2:4])
+    assert torch.allclose(out[0, 4:], keys[3, 4:])
+    path.evaluate([0.5, 0.5, 0.5], out)  # the same position everywhere: the path's full W+ point there
+    assert torch.allclose(out[0], path.point(0.5), atol=1e-6)

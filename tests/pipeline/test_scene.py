@@ -134,6 +134,20 @@ def test_prompt_switch_crossfades_to_the_texts_bank_sample(generator_only):
     assert gaps[-1] < 1e-4 and 0.2 < gaps[7] / gaps[0] < 0.9  # through intermediate latents, then there
 
 
+def test_a_prompt_reaches_a_w_plus_bank_entry_on_every_layer(generator_only):
+    """A bank holding W+ class scenes (one w per layer): the prompt's scene is shown layer by layer."""
+    from livevis.models.sample_bank import SampleBank
+
+    m = generator_only
+    scene = torch.randn(m.num_ws, m.w_dim, generator=torch.Generator().manual_seed(4))  # [num_ws, w_dim]
+    bank = SampleBank(torch.stack([scene, torch.zeros(m.num_ws, m.w_dim)]), torch.eye(2), k=1)
+    p = params("react", motion_base=0.0, pulse_gain=0.0, prompt="wind")
+    audio = np.zeros(int(1.0 * m.sample_rate), dtype=np.float32)
+    frames = scene_frames(m, audio, fps=FPS, params=p, bank=bank, text_embed=lambda t: torch.tensor([[1.0, 0.0]]))
+    shown = [w[0].clone() for _k, _i, w in (next(frames) for _ in range(3))][-1]  # [num_ws, w_dim]
+    assert torch.allclose(shown, scene, atol=1e-5)
+
+
 def test_tap_tempo_and_fixed_bpm_reach_the_analysis_at_absolute_indices(generator_only):
     from livevis.pipeline.latent import array_window_reader
     from livevis.pipeline.scene import SceneDriver
