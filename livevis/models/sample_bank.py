@@ -9,7 +9,9 @@ CLIP pass per sample.
 
 A bundle whose sound class model holds W+ scenes (fitted to real frames, training/stages/sound_classes)
 adds them to its bank: they draw pictures its generator's mapping rarely reaches (the 128 px default
-never samples wind), so a prompt or a sound can still land there. The bank then stores W+ latents.
+never samples wind), so a prompt or a sound can still land there. The bank then stores W+ latents and
+averages only entries of the nearest one's kind: a fitted scene blended with mapping samples loses
+its picture (validation, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -32,15 +34,19 @@ class SampleBank:
     ws: torch.Tensor  # [N, w_dim] mapping outputs, or [N, num_ws, w_dim] with W+ entries
     clip: torch.Tensor  # [N, D] unit CLIP image embeddings of their pictures
     k: int = BANK_K
+    scene: torch.Tensor | None = None  # [N] bool: a class scene (W+) rather than a mapping sample; None: none
 
     @torch.inference_mode()
     def nearest(self, embedding: torch.Tensor) -> torch.Tensor:
         """embedding [1, D] (any norm) -> w [w_dim] (W+ bank: [num_ws, w_dim]): the mean of the k most
-        similar samples."""
+        similar entries, of those the same kind as the most similar (class scene or mapping sample)."""
         assert embedding.ndim == 2 and embedding.shape[1] == self.clip.shape[1], \
             f"embedding must be [1, {self.clip.shape[1]}], got {tuple(embedding.shape)}"
         e = F.normalize(embedding.float().to(self.clip.device), dim=-1)
-        idx = (e @ self.clip.T)[0].topk(min(self.k, self.ws.shape[0])).indices  # [k]
+        idx = (e @ self.clip.T)[0].topk(min(self.k, self.ws.shape[0])).indices  # [k], most similar first
+        if self.scene is not None:
+            kind = self.scene.to(idx.device)[idx]
+            idx = idx[kind == kind[0]]
         return self.ws[idx].mean(0)
 
 
@@ -78,16 +84,19 @@ def class_scene_entries(bundle, *, device, batch: int = 32):
     return ws, torch.cat(embs)
 
 
-def with_class_scenes(ws: torch.Tensor, emb: torch.Tensor, scenes) -> tuple[torch.Tensor, torch.Tensor]:
-    """W samples ws [N, w_dim] + W+ scenes -> one W+ bank ([N + S, num_ws, w_dim], [N + S, D])."""
+def with_class_scenes(ws: torch.Tensor, emb: torch.Tensor, scenes) -> SampleBank:
+    """W samples ws [N, w_dim] (unit CLIP embeddings emb [N, D]) + W+ scenes (class_scene_entries) ->
+    one bank; a W+ one ([N + S, num_ws, w_dim]) when there are scenes."""
     if scenes is None:
-        return ws, emb
+        return SampleBank(ws, emb)
     sws, semb = scenes
-    return torch.cat([ws[:, None].expand(-1, sws.shape[1], -1).to(sws), sws]), torch.cat([emb.to(semb), semb])
+    scene = torch.cat([torch.zeros(ws.shape[0], dtype=torch.bool), torch.ones(sws.shape[0], dtype=torch.bool)])
+    return SampleBank(torch.cat([ws[:, None].expand(-1, sws.shape[1], -1).to(sws), sws]), torch.cat([emb.to(semb), semb]),
+                      scene=scene.to(sws.device))
 
 
 def bank_key(weights_sha256: str, size: int, seed: int, truncation: float) -> str:
-    text = f"{weights_sha256}:{size}:{seed}:{truncation:.4f}:scenes"
+    text = f"{weights_sha256}:{size}:{seed}:{truncation:.4f}:v2"  # v2: W+ class scenes and their kind
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -109,16 +118,20 @@ def cached_sample_bank(bundle, *, device, truncation: float = 0.7, size: int = B
         if file.is_file():
             try:
                 t = load_file(str(file), device=str(device))
-                if t["ws"].shape[0] >= size and t["clip"].shape[0] == t["ws"].shape[0]:
-                    return SampleBank(t["ws"], t["clip"])
+                n = t["ws"].shape[0]
+                if n >= size and t["clip"].shape[0] == n and ("scene" not in t or t["scene"].shape == (n,)):
+                    return SampleBank(t["ws"], t["clip"], scene=t["scene"].bool() if "scene" in t else None)
             except Exception:  # a corrupt cache entry is drawn again
                 pass
     if progress:
         progress(f"drawing a bank of {size} generator samples for retrieval (once per model)")
     ws, emb, _ = draw_samples(bundle.generator, bundle.clip, size=size, seed=seed, truncation=truncation, device=device)
-    ws, emb = with_class_scenes(ws, emb, class_scene_entries(bundle, device=device))
+    bank = with_class_scenes(ws, emb, class_scene_entries(bundle, device=device))
     if file is not None:
+        tensors = {"ws": bank.ws.contiguous().cpu(), "clip": bank.clip.contiguous().cpu()}
+        if bank.scene is not None:
+            tensors["scene"] = bank.scene.to(torch.uint8).cpu()
         with atomic_path(file) as tmp:
-            save_file({"ws": ws.contiguous().cpu(), "clip": emb.contiguous().cpu()}, str(tmp))
-    return SampleBank(ws, emb)
+            save_file(tensors, str(tmp))
+    return bank
 
