@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--music", nargs="+", default=None, metavar="AUDIO",
                         help="music files: sync r (onset strength vs frame change per rendered frame) of the frames "
                              "the show renders from each, against a random latent walk")
-    parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="render rate for --music (default 30)")
+    parser.add_argument("--fps", type=float, default=None, metavar="N",
+                        help="render rate for --music (default 30) and --generate (default 10, the training clips' "
+                             "rate; `livevis generate` writes 30)")
     parser.add_argument("--generate", action="store_true",
                         help="score text-to-sounding-video (needs --data): sound and picture follow the text, sync, "
                              "Frechet distance of the sound, CLIP t<->v")
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for track in args.music or []:
         if not Path(track).is_file():
             raise LivevisError(f"--music {track}: no such file")
-    if not args.fps > 0:
+    if args.fps is not None and not args.fps > 0:
         raise LivevisError(f"--fps must be positive, got {args.fps:g}")
     if args.data is not None and not Path(args.data).is_dir():
         raise LivevisError(f"no dataset at {args.data} (make one with `livevis prepare`)")
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.generate:
         from livevis.eval.generate_sound import evaluate_generate, render_table as render_generate_table
 
-        gen = evaluate_generate(bundle, args.data, per_class=args.per_class, seed=args.seed, device=device,
+        gen = evaluate_generate(bundle, args.data, per_class=args.per_class, seed=args.seed, device=device, fps=args.fps or 10.0,
                                 use_judge=not args.no_judge, progress=progress, mode=args.mode)
         if args.json:
             print(json.dumps(gen))
@@ -159,19 +161,20 @@ def _score_music(args, bundle, device, progress) -> dict:
     mode = args.mode or default_mode(modules)
     check_mode(mode, modules, bundle.clip is not None)
     bank = cached_sample_bank(bundle, device=modules.device) if mode == "retrieve" else None
+    fps = args.fps or 30.0
     tracks = []
     for n, path in enumerate(args.music):
         progress(f"rendering music {n + 1}/{len(args.music)}")
         params = live_params(mode)
         params.set("seed", args.seed)
-        r = music_sync(modules, params, load_audio(path, modules.sample_rate), fps=args.fps, bank=bank)
+        r = music_sync(modules, params, load_audio(path, modules.sample_rate), fps=fps, bank=bank)
         tracks.append({"file": str(path), **r})
 
     def mean(key: str) -> float | None:
         values = [t[key] for t in tracks if math.isfinite(t[key])]
         return sum(values) / len(values) if values else None
 
-    out = {"mode": mode, "fps": args.fps, "sync_r": mean("sync_r"), "walk_sync_r": mean("walk_sync_r")}
+    out = {"mode": mode, "fps": fps, "sync_r": mean("sync_r"), "walk_sync_r": mean("walk_sync_r")}
     for t in tracks:  # a constant picture has no correlation: null, not NaN, in JSON
         for key in ("sync_r", "walk_sync_r"):
             t[key] = t[key] if math.isfinite(t[key]) else None

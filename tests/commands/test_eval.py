@@ -82,11 +82,29 @@ def test_grid_shows_each_class_real_then_sound_driven_then_random_walk(capsys, t
 def test_bad_input_is_a_one_line_error(tmp_path, tiny_bundle, tiny_data):
     assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tmp_path / "nothing"), "no dataset")
     assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tiny_data, "--clips", "0"), "--clips")
+    assert_one_line_error(livevis("eval", "--model", tiny_bundle, "--data", tiny_data, "--generate", "--fps", "0"), "--fps")
     from tests.rigs.tiny_parts import tiny_bundle as parts_bundle
 
     generator_only = save_bundle(parts_bundle(generator_only=True), tmp_path / "gen.bundle")
     # A generator alone evaluates in react mode by default; the learned mode needs a sound model.
     assert_one_line_error(livevis("eval", "--model", generator_only, "--data", tiny_data, "--mode", "learned"), "generator only")
+
+
+@pytest.mark.parametrize("argv, fps", [((), 10.0), (("--fps", "30"), 30.0)])
+def test_generate_renders_at_the_clips_rate_unless_fps_is_given(capsys, monkeypatch, tiny_bundle, tiny_data, argv, fps):
+    """--generate measures at 10 fps (the training clips' rate) by default; --fps N measures at the rate a
+    `livevis generate` clip is written at (30 by default)."""
+    import livevis.eval.generate_sound as generate_sound
+
+    seen = {}
+
+    def fake(bundle, data, **kw):
+        seen.update(kw)
+        return {"fps": kw["fps"]}
+
+    monkeypatch.setattr(generate_sound, "evaluate_generate", fake)
+    assert _eval_json(capsys, "--model", tiny_bundle, "--data", tiny_data, "--generate", *argv) == {"fps": fps}
+    assert seen["fps"] == fps
 
 
 class ConstructedGenerator:
