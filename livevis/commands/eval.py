@@ -139,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
             m = result["music"]
             fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
             for t in m["tracks"]:
-                print(f"{t['file']}: sync r {fmt(t['sync_r'])} (random walk {fmt(t['walk_sync_r'])})")
-            print(f"music ({m['mode']} mode, {m['fps']:g} fps): mean sync r {fmt(m['sync_r'])}, random walk {fmt(m['walk_sync_r'])}")
+                print(f"{t['file']}: sync r {fmt(t['sync_r'])} (random walk {fmt(t['walk_sync_r'])}), "
+                      f"frame change {t['frame_change']:.3f}")
+            print(f"music ({m['mode']} mode, {m['fps']:g} fps): mean sync r {fmt(m['sync_r'])}, random walk {fmt(m['walk_sync_r'])}, "
+                  f"frame change {'-' if m['frame_change'] is None else format(m['frame_change'], '.3f')}")
         for note in result.get("notes", []):
             print(f"note: {note}")
     return 0
@@ -174,7 +176,8 @@ def _score_music(args, bundle, device, progress) -> dict:
         values = [t[key] for t in tracks if math.isfinite(t[key])]
         return sum(values) / len(values) if values else None
 
-    out = {"mode": mode, "fps": fps, "sync_r": mean("sync_r"), "walk_sync_r": mean("walk_sync_r")}
+    out = {"mode": mode, "fps": fps, "sync_r": mean("sync_r"), "walk_sync_r": mean("walk_sync_r"),
+           "frame_change": mean("frame_change")}
     for t in tracks:  # a constant picture has no correlation: null, not NaN, in JSON
         for key in ("sync_r", "walk_sync_r"):
             t[key] = t[key] if math.isfinite(t[key]) else None

@@ -104,7 +104,9 @@ def onset_per_frame(audio: np.ndarray, sample_rate: int, fps: float, frames: int
 def music_sync(modules, params, audio: np.ndarray, *, fps: float = 30.0, bank=None, text_embed=None) -> dict:
     """Pearson r between the onset strength and the frame-to-frame change, per rendered frame, for
     `audio` through the show's path; and the same r for a random latent walk with the same mean step
-    (the baseline: motion that ignores the sound)."""
+    (the baseline: motion that ignores the sound). frame_change: how much the picture moves (mean
+    |frame change| per frame, pixels in [-1, 1]), since a still picture that twitches on the hits
+    correlates too."""
     import torch
 
     from livevis.eval.metrics import pearson
@@ -135,4 +137,5 @@ def music_sync(modules, params, audio: np.ndarray, *, fps: float = 30.0, bank=No
             walk_change.append(float((img - prev).abs().mean()))
             prev = img
     r_walk = pearson(np.asarray(walk_change[1:]), strength[1:])
-    return {"sync_r": r, "walk_sync_r": r_walk, "frames": len(change)}
+    return {"sync_r": r, "walk_sync_r": r_walk, "frames": len(change),
+            "frame_change": float(np.mean(change[1:])) if len(change) > 1 else 0.0}

@@ -102,4 +102,6 @@ def test_eval_music_reports_sync_against_the_walk(clicks, tmp_path):
     assert m["mode"] == "react" and len(m["tracks"]) == 1
     # Clicks move the react frames; a random walk of the same step length does not follow them.
     assert m["sync_r"] > 0.5 and m["sync_r"] > m["walk_sync_r"] + 0.3, m
+    # ... and the picture moves: its mean frame change is the one reported (a still picture reads 0).
+    assert 0.0 < m["frame_change"] == m["tracks"][0]["frame_change"] < 2.0, m
     assert_one_line_error(livevis("eval", "--model", pkl, "--music", tmp_path / "nope.wav"), "nope.wav")
