@@ -62,14 +62,14 @@ PARAMS: tuple[Param, ...] = (
 
 
 # Where a mode wants other starting values than the defaults above (chosen on the validation music
-# tracks and a validation synthetic set, see BENCHMARKS.md): the learned sound model moves the scene
-# in 10 Hz steps, so its approach is smoothed and lands on the onsets; most of its reaction is the
-# orbit (motion on the attacks, none after them: a push's return is motion on no sound), with short
-# small pushes for punch and half of the sound model's own motion on every layer, which follows no
-# onset (on the fine layers alone it gained nothing there; BENCHMARKS.md).
+# tracks and validation synthetic sets, see BENCHMARKS.md): the learned sound model moves the scene
+# in 10 Hz steps, so its approach is smoothed and lands on the onsets; its reaction is the orbit
+# alone (motion on the attacks, none after them). No pushes and none of the sound model's own motion:
+# both follow the band onsets and flux rather than the attacks one hears in textures, and cost a
+# `livevis generate` clip (30 fps) most of its sync with its sound; a faster orbit keeps the music's.
 MODE_DEFAULTS: dict[str, dict] = {
-    "learned": {"pulse_gain": 0.5, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0,
-                "sound_scene_motion": 0.5, "sound_scene_motion_layers": "all", "orbit": 1.5, "orbit_speed": 32.0},
+    "learned": {"pulse_gain": 0.0, "pulse_decay": 0.12, "learned_smoothing": 0.5, "learned_onset_catchup": 16.0,
+                "sound_scene_motion": 0.0, "sound_scene_motion_layers": "all", "orbit": 1.5, "orbit_speed": 48.0},
     "react": {},
     "retrieve": {},
 }
