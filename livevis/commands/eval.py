@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if args.generate:
         from livevis.eval.generate_sound import evaluate_generate, render_table as render_generate_table
 
-        gen = evaluate_generate(bundle, args.data, per_class=args.per_class, seed=args.seed, device=device, fps=args.fps or 10.0,
-                                use_judge=not args.no_judge, progress=progress, mode=args.mode)
+        gen = evaluate_generate(bundle, args.data, per_class=args.per_class, seed=args.seed, device=device,
+                                fps=args.fps or 10.0, use_judge=not args.no_judge, progress=progress, mode=args.mode)
         if args.json:
             print(json.dumps(gen))
         else:
