@@ -137,12 +137,12 @@ def run(args: argparse.Namespace) -> int:
             Console().print(render_recordings_table(result["recordings"], bundle.name))
         if args.music is not None:
             m = result["music"]
-            fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+            fmt = lambda x, digits=2: "-" if x is None else f"{x:.{digits}f}"  # noqa: E731
             for t in m["tracks"]:
                 print(f"{t['file']}: sync r {fmt(t['sync_r'])} (random walk {fmt(t['walk_sync_r'])}), "
-                      f"frame change {t['frame_change']:.3f}")
+                      f"frame change {fmt(t['frame_change'], 3)}")
             print(f"music ({m['mode']} mode, {m['fps']:g} fps): mean sync r {fmt(m['sync_r'])}, random walk {fmt(m['walk_sync_r'])}, "
-                  f"frame change {'-' if m['frame_change'] is None else format(m['frame_change'], '.3f')}")
+                  f"frame change {fmt(m['frame_change'], 3)}")
         for note in result.get("notes", []):
             print(f"note: {note}")
     return 0
