@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_RATE = 22050
+MIN_RMS = 1e-3  # an excerpt quieter than this (-60 dBFS) is the silence between sounds, not a recording of its class
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -69,7 +70,8 @@ MG = "usr/share/games/megaglest/tilesets"
 SOURCES: list[Source] = [
     Source("flightgear-data-base", f"{FG}/thunder1.wav", "GPL-2+", "thunderstorm", 0.0, 6.0, "FlightGear team"),
     Source("flightgear-data-base", f"{FG}/thunder3.wav", "GPL-2+", "thunderstorm", 0.0, 6.0, "FlightGear team"),
-    Source("redeclipse-data", f"{RE}/morph/stormbolts.ogg", "CC-BY-3.0", "thunderstorm", 20.0, 6.0, "Slawek 'Q009' Blauciak"),
+    # From 0 s: at 20 s (the excerpt until 2026-12) the file is silent for 13 s between two storms.
+    Source("redeclipse-data", f"{RE}/morph/stormbolts.ogg", "CC-BY-3.0", "thunderstorm", 0.0, 6.0, "Slawek 'Q009' Blauciak"),
     Source("flightgear-data-base", f"{FG}/rain.wav", "GPL-2+", "rain", 0.0, 6.0, "FlightGear team"),
     Source("megaglest-data", f"{MG}/autumn/sounds/rain.ogg", "CC-BY-SA-3.0", "rain", 2.0, 6.0, "Glest / MegaGlest team"),
     Source("redeclipse-data", f"{RE}/morph/rain.ogg", "CC-BY-3.0", "rain", 1.0, 6.0, "Slawek 'Q009' Blauciak"),
@@ -604,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         raws = unpack_sources(sources, debs, Path(tmp))
         for src in sources:
             audio = excerpt(raws[src], src.offset, src.duration)
+            rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) if audio.size else 0.0
+            if rms < MIN_RMS:
+                raise SystemExit(f"{src.package} {source_file(src)}: the excerpt {src.offset:g}+{src.duration:g} s is "
+                                 f"silence (RMS {rms:.1e}): take another offset")
             dest = out / src.label / output_name(src)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(dest) as tmp_dest:

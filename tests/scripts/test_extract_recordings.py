@@ -55,13 +55,15 @@ def test_the_validation_manifest_lists_every_file_in_the_folder_and_no_other():
     assert all(name.endswith(".flac") for name in on_disk)
 
 
-def test_each_validation_file_decodes_to_mono_22050_hz_of_its_listed_length():
-    for row in _rows(VAL_SET):
-        audio, rate = sf.read(str(VAL_SET / row["excerpt"]), dtype="float32")
+@pytest.mark.parametrize("folder", [TEST_SET, VAL_SET], ids=["test", "validation"])
+def test_each_file_decodes_to_mono_22050_hz_of_its_listed_length_and_is_heard(folder):
+    """Audible too: the test set's stormbolts excerpt was the silence between two storms until 2026-12."""
+    for row in _rows(folder):
+        audio, rate = sf.read(str(folder / row["excerpt"]), dtype="float32")
         assert rate == 22050 and audio.ndim == 1, row["excerpt"]
         assert abs(len(audio) / rate - _seconds(row)) <= 0.05, row["excerpt"]
-        assert np.sqrt(np.mean(audio**2)) > 1e-3, f"{row['excerpt']} is (nearly) silent"
-    assert sum(f.stat().st_size for f in VAL_SET.rglob("*")) < 3_000_000
+        assert np.sqrt(np.mean(audio**2)) > er.MIN_RMS, f"{row['excerpt']} is (nearly) silent"
+    assert sum(f.stat().st_size for f in folder.rglob("*")) < 4_000_000
 
 
 def test_labels_are_classes_and_every_validation_row_is_for_tuning_only():
@@ -182,6 +184,16 @@ def test_extraction_of_plain_and_zipped_sounds_from_a_local_deb(tmp_path, monkey
     assert [r["seconds"] for r in rows] == ["1+1.50", "0.5+1.50"] and [r["used"] for r in rows] == ["tuning"] * 2
     assert (out / "MANIFEST.md").read_text().startswith("# t\n") and "- wind: none" in (out / "MANIFEST.md").read_text()
     assert not list(out.rglob("*.tmp*"))
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
+def test_a_silent_excerpt_is_refused_and_nothing_of_it_written(tmp_path, monkeypatch):
+    debs = _fake_deb(tmp_path)
+    sources = [er.Source("livevis-fake-data", "usr/share/games/fake/ramp.wav", "CC0", "rain", 10.0, 1.5, "test", "tuning")]
+    monkeypatch.setitem(er.SETS, "validation", er.RecordingSet(sources, tmp_path / "default-out", {}, ["# t"]))
+    with pytest.raises(SystemExit, match=r"ramp.wav: the excerpt 10\+1.5 s is silence"):
+        er.main(["--set", "validation", "--out", str(tmp_path / "out"), "--debs", str(debs)])
+    assert not list(tmp_path.glob("out/**/*.flac"))
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian)")
