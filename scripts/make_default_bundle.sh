@@ -12,7 +12,8 @@
 #
 # Usage: scripts/make_default_bundle.sh [PROFILE]
 #   PROFILE names scripts/default-bundle-PROFILE.env, knob settings read first (the environment still
-#   overrides them). `cpu` is the shipped default: 64 px, sized for a 2-core CPU (about an hour).
+#   overrides them). `cpu128` is the shipped default: 128 px, sized for a 2-core CPU (about five hours,
+#   over several sessions); `cpu` made the first one (64 px, about an hour and a half).
 #
 # Knobs (environment variables; empty = the stage preset's value):
 #   WORK=build/default-bundle   where the dataset and runs go
