@@ -146,8 +146,10 @@ def test_the_issue_prompt_heavy_rain_at_night_sounds_and_looks_like_rain(generat
     for seed in RAIN_SEEDS:
         mp4, wav = tmp_path / f"rain{seed}.mp4", tmp_path / f"rain{seed}.wav"
         with contextlib.redirect_stdout(io.StringIO()):
+            # 640x360 rather than the default 1920x1080: the judge sees 64 px frames either way (seeds
+            # 0-3 gave the same labels but one frame), and CI's time goes further
             assert main(["generate", "--text", RAIN_PROMPT, "--out", str(mp4), "--audio-out", str(wav),
-                         "--seed", str(seed)]) == 0
+                         "--seed", str(seed), "--out-size", "640x360"]) == 0
         audio = load_audio(wav, bundle.audio.sample_rate)
         with torch.inference_mode():
             windows = audio_clf.logits(window_features(audio, bundle.audio)).argmax(-1).numpy()   # [W]
