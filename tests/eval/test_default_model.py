@@ -127,7 +127,6 @@ CLAIMED_RAIN = {"sound": 1.0, "picture": 0.792}
 
 @pytest.mark.slow
 def test_the_issue_prompt_heavy_rain_at_night_sounds_and_looks_like_rain(generate_reference, tmp_path):
-    import av
     import numpy as np
     import torch
 
@@ -136,6 +135,7 @@ def test_the_issue_prompt_heavy_rain_at_night_sounds_and_looks_like_rain(generat
     from livevis.eval.generate_sound import fit_audio_classifier, window_features
     from livevis.eval.judge import trained_judge
     from livevis.training.data import ClipDataset
+    from tests.rigs.media import decode_video
 
     bundle = load_bundle("default")
     train = ClipDataset(generate_reference, "train")
@@ -153,8 +153,7 @@ def test_the_issue_prompt_heavy_rain_at_night_sounds_and_looks_like_rain(generat
         audio = load_audio(wav, bundle.audio.sample_rate)
         with torch.inference_mode():
             windows = audio_clf.logits(window_features(audio, bundle.audio)).argmax(-1).numpy()   # [W]
-        with av.open(str(mp4)) as box:
-            frames = np.stack([f.to_ndarray(format="rgb24") for f in box.decode(video=0)])       # [T, H, W, 3]
+        frames = decode_video(mp4)                                                                  # [T, H, W, 3]
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1                        # [T, 3, H, W]
         sound_hits.append(windows == rain)
         picture_hits.append(judge.predict(x) == rain)
