@@ -333,6 +333,9 @@ TRAIN_SOURCES: list[Source] = [
     # left out: one-shots under a second (minetest-mod-nether lava bubbles, freegish lava, minetest
     # cool_lava, micropolis rumble: the bank loops a short file into a buzz), ocean waves (0 A.D.
     # wave*, scorched3d oceanwaves: no class of ours) and flightgear water-still (a hull lapping).
+    # Thunder examined the same day, none taken: searchandrescue thunder_faint and pachi storm (0.76 with
+    # the test set's redeclipse stormbolts: the same recording), thunder_moderate (0.44); gl-117 thunder1,
+    # hyperrogue storm (claps of 1-2 s, no roll).
     _train("flare-game", "usr/share/games/flare/mods/fantasycore/soundfx/environment/river_loop.ogg",
            "CC-BY-SA-3.0+", "waterfall", 0.0, 20.0, "Clint Bellanger and the Flare contributors"),
     _train("caveexpress-data", "usr/share/games/caveexpress/sounds/tile-waterfall.ogg", "CC-BY-SA-4.0",
