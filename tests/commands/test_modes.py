@@ -48,7 +48,7 @@ def test_imported_pickle_renders_deterministically_in_react_mode(make, clicks, t
     frames = []
     for name in ("a.mp4", "b.mp4"):
         proc = livevis("render", clicks, "--out", tmp_path / name, "--model", pkl, "--fps", 20, "--no-effects",
-                       "--backend", "eager", "--size", 64)  # the size is not what this checks: 1080p cost 6 s per render
+                       "--backend", "eager", "--size", 64)  # not a size check (1080p cost 6 s per render)
         assert proc.returncode == 0, proc.stderr
         assert "react mode" in proc.stderr
         frames.append(decode_video(tmp_path / name))
@@ -87,8 +87,8 @@ def test_modes_a_model_lacks_and_conditional_generators_are_one_line(clicks, tmp
     cond = sg2_pickle(tmp_path / "cond.pkl", c_dim=3)
     assert_one_line_error(livevis("render", clicks, "--out", tmp_path / "x.mp4", "--model", cond), "--class")
     assert_one_line_error(livevis("render", clicks, "--out", tmp_path / "x.mp4", "--model", cond, "--class", "5"), "--class")
-    proc = livevis("render", clicks, "--out", tmp_path / "c.mp4", "--model", cond, "--class", "1", "--fps", "10", "--backend", "eager",
-                  "--size", 64)
+    proc = livevis("render", clicks, "--out", tmp_path / "c.mp4", "--model", cond, "--class", "1", "--fps", "10",
+                   "--backend", "eager", "--size", 64)
     assert proc.returncode == 0, proc.stderr
     bad = livevis("render", clicks, "--out", tmp_path / "x.mp4", "--mode", "dance")
     assert bad.returncode != 0 and "--mode" in bad.stderr and "Traceback" not in bad.stderr

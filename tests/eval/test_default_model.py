@@ -17,9 +17,10 @@ from livevis.training.data.synthetic.generate import write_synthetic
 HELD_OUT_SEED = 12345   # the recipe trains on seed 0
 # What README.md claims for this very set, measured on the shipped default (the 128 px model v2, its
 # sound class model retrained on 106 recordings, 2026-12-02) with the live path's defaults: 77.8% vs
-# 12.3% for the walk, sync r 0.50 (before that retrain 70.2%, 0.55; the 64 px default 70.8%, 0.47). The floors sit 10 points / 0.1 below the claim, so a real
-# regression fails here. When the default model is retrained, or the synthetic generator changes
-# (which changes this set), measure again and move the claim in README.md and these numbers together.
+# 12.3% for the walk, sync r 0.50 (before that retrain 70.2%, 0.55; the 64 px default 70.8%, 0.47).
+# The floors sit 10 points / 0.1 below the claim, so a real regression fails here. When the default
+# model is retrained, or the synthetic generator changes (which changes this set), measure again and
+# move the claim in README.md and these numbers together.
 CLAIMED_ACCURACY, CLAIMED_SYNC_R = 0.778, 0.497
 ACCURACY_FLOOR, SYNC_R_FLOOR = CLAIMED_ACCURACY - 0.10, CLAIMED_SYNC_R - 0.10
 # Real recordings (tests/data/recordings, the test set: 24 files from Debian packages, never used to
