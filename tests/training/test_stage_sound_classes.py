@@ -213,6 +213,8 @@ def test_bad_bundles_are_one_line_errors(tiny_data, classes, tmp_path):
     _one_error(code, err, "real_windows")
     code, err = train("sound-classes", *args, "--out", tmp_path / "f", "--bundle", other, "--set", "band_limited=-1")
     _one_error(code, err, "band_limited")
+    code, err = train("sound-classes", *args, "--out", tmp_path / "g", "--bundle", other, "--set", "scenes.edge_weight=-1")
+    _one_error(code, err, "edge_weight")
 
 
 def test_kmeans_finds_separated_blobs_most_populous_first():
@@ -291,6 +293,35 @@ def test_projection_fits_a_picture_the_starting_latent_does_not_draw(tmp_path, c
     err_start, err_fit = float((start - target).pow(2).mean()), float((got - target).pow(2).mean())
     assert err_fit < 0.5 * err_start, (err_start, err_fit)
     assert all(torch.equal(v, before[k]) for k, v in gen.state_dict().items())
+
+
+def test_edge_statistics_bring_back_the_thin_texture_a_pixel_fit_averages_away(tmp_path, classes):
+    """project(edge_weight > 0): a target with streaks at places no latent matches (a picture of the
+    generator plus thin vertical lines) is fitted with edge statistics much closer to the target's than
+    the pixel fit alone gives."""
+    gen = load_bundle(bundle_for(tmp_path / "b.bundle", classes, clip=False)).generator.eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        w = gen.mapping(torch.randn(2, gen.z_dim, generator=g))[:, 0]          # [2, w_dim]
+        target = gen.synthesis(w[1:].unsqueeze(0).expand(1, gen.num_ws, -1), noise_mode="const")
+    target = target.clone()
+    target[..., ::3] = (target[..., ::3] + 0.8).clamp(-1, 1)                 # streaks every third column
+
+    def edge_error(edge_weight: float) -> float:
+        fitted = stage.project(gen, target, w[0], steps=60, lr=0.05, pool=4, edge_weight=edge_weight)
+        with torch.no_grad():
+            got = stage.edge_stats(gen.synthesis(fitted.unsqueeze(0), noise_mode="const"))
+        want = stage.edge_stats(target)
+        return float((got - want).pow(2).sum() / want.pow(2).sum())
+
+    plain, with_edges = edge_error(0.0), edge_error(10.0)
+    assert with_edges < 0.5 * plain, (plain, with_edges)
+
+
+def test_edge_statistics_keep_a_small_frames_middle():
+    img = torch.zeros(1, 3, 16, 16)
+    img[..., 8] = 1.0                                                         # one bright column in the middle
+    assert torch.isfinite(stage.edge_stats(img, margin=12)).all() and stage.edge_stats(img, margin=12)[0, 0] > 0
 
 
 def test_projected_scenes_are_w_plus_and_closer_to_their_frames(tiny_data, classes, tmp_path):
