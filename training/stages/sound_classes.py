@@ -24,8 +24,9 @@ where each class's scene lies in the bundle's generator.
    the real frame nearest its centre: a generator can draw scenes its mapping never samples (the
    128 px default's mapping draws no wind scene in 1024 samples, yet W+ reaches sky over grass), and
    a bank sample is only the nearest thing the mapping does draw. `scenes.edge_weight` > 0 adds the
-   frame's edge statistics to that fit (`scenes.edge_margin` pixels in from the borders), so thin
-   texture such as rain streaks is drawn rather than averaged into a grey sky.
+   frame's edge statistics to that fit (`scenes.edge_margin` pixels in from the borders), for thin
+   texture such as rain streaks that the pixel fit averages into a grey sky. Off by default: on every
+   class's scenes of the 128 px default it did worse on validation (BENCHMARKS.md, 2026-12-02).
 
 `--bundle B` (required) names the bundle whose generator, CLIP, audio front end and classes are used;
 the part is written into it at the end (atomically, other parts kept). eval.json: window accuracy on
