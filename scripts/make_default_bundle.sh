@@ -34,6 +34,12 @@
 #   UP_STEPS UP_BATCH UP_SET    the upscaler stage's steps, batch, `--set` items
 #   GEN_BUNDLE=                 build on this generator (a livevis bundle directory, NVlabs .pkl or
 #                               rosinality .pt) instead of training one: the generator stage is skipped
+#   BASE_BUNDLE=                re-make only the sound class model on a finished bundle (e.g.
+#                               livevis/data/default): its generator, CLIP, sound and video models,
+#                               text-to-sound pair and upscaler are kept and their stages skipped (a
+#                               new machine keeps no WORK, and they took hours); a copy of it becomes
+#                               the video stage's bundle, the sound-classes stage runs on it, then eval
+#                               and the fp16 bundle as usual, its stage times carried over
 #   REAL_SOUNDS=                labelled real recordings the audio and video stages mix in (issue 13):
 #                               a DIR/<class>/*.flac folder, or `debian` to extract the training set of
 #                               scripts/extract_recordings.py (--set train: files from Debian packages,
@@ -95,6 +101,12 @@ VIDEO_RUN="$WORK/video"
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
+# kept NAME: true (and says so) when BASE_BUNDLE provides this stage's part, so the stage is skipped
+kept() {
+    [[ -n "${BASE_BUNDLE:-}" ]] || return 1
+    say "$1: kept from $BASE_BUNDLE (BASE_BUNDLE)"
+}
+
 # common_flags STEPS BATCH SETS -> the flags every stage takes (into the array FLAGS)
 common_flags() {
     FLAGS=(--preset "$PRESET" --seed "$SEED")
@@ -137,7 +149,19 @@ say "dataset: $CLIPS synthetic clips, ${SIZE} px, $FPS fps, ${CLIP_SECONDS} s, s
     --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
 until_done prepare
 
-if [[ -n "${GEN_BUNDLE:-}" ]]; then
+if [[ -n "${BASE_BUNDLE:-}" ]]; then
+    [[ -f "$BASE_BUNDLE/config.json" ]] || { echo "make_default_bundle.sh: BASE_BUNDLE=$BASE_BUNDLE is not a bundle directory" >&2; exit 2; }
+    if [[ ! -e "$VIDEO_RUN/bundle" ]]; then
+        mkdir -p "$VIDEO_RUN"
+        rm -rf "$VIDEO_RUN/bundle.tmp"
+        cp -r "$BASE_BUNDLE" "$VIDEO_RUN/bundle.tmp"
+        mv "$VIDEO_RUN/bundle.tmp" "$VIDEO_RUN/bundle"
+    fi
+fi
+
+if kept generator; then
+    :
+elif [[ -n "${GEN_BUNDLE:-}" ]]; then
     [[ -e "$GEN_BUNDLE" ]] || { echo "make_default_bundle.sh: GEN_BUNDLE=$GEN_BUNDLE does not exist" >&2; exit 2; }
     say "generator: building on $GEN_BUNDLE (GEN_BUNDLE; no generator training)"
     GENERATOR="$GEN_BUNDLE"
@@ -165,12 +189,12 @@ if [[ -n "${REAL_SOUNDS:-}" ]]; then
     SC_REAL_SET="audio_augment.real=${REAL_AUDIO_P:-0.5} audio_augment.real_dir=$REAL_DIR"
 fi
 
-stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
+kept clip || stage clip "$CLIP_RUN" "$CLIP_RUN/clip.json" "${CLIP_STEPS:-}" "${CLIP_BATCH:-}" "${CLIP_SET:-}"
 until_done clip
-stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-} ${AUDIO_REAL_SET:-}" \
+kept audio || stage audio "$AUDIO_RUN" "$AUDIO_RUN/sound_encoder.json" "${AUDIO_STEPS:-}" "${AUDIO_BATCH:-}" "${AUDIO_SET:-} ${AUDIO_REAL_SET:-}" \
     --clip "$CLIP_RUN" --generator "$GENERATOR"
 until_done audio
-stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-} ${VIDEO_REAL_SET:-}" \
+kept video || stage video "$VIDEO_RUN" "$VIDEO_RUN/bundle" "${VIDEO_STEPS:-}" "${VIDEO_BATCH:-}" "${VIDEO_SET:-} ${VIDEO_REAL_SET:-}" \
     --generator "$GENERATOR" --clip "$CLIP_RUN" --init "$AUDIO_RUN"
 until_done video
 # What a sound is (its class, from texture statistics) and each class's scenes in the generator's W:
@@ -183,19 +207,19 @@ stage sound-classes "$WORK/sound-classes" "$WORK/sound-classes/sound_classes.jso
 until_done sound-classes
 # Text -> sound (Sounding Video Generator): the tokenizer, then the transformer, which writes both
 # parts into the video stage's bundle.
-stage sound-tokens "$WORK/sound-tokens" "$WORK/sound-tokens/sound_tokenizer.json" "${TOKENS_STEPS:-}" "${TOKENS_BATCH:-}" \
+kept sound-tokens || stage sound-tokens "$WORK/sound-tokens" "$WORK/sound-tokens/sound_tokenizer.json" "${TOKENS_STEPS:-}" "${TOKENS_BATCH:-}" \
     "${TOKENS_SET:-}" --clip "$VIDEO_RUN/bundle"
 until_done sound-tokens
-stage text-sound "$WORK/text-sound" "$WORK/text-sound/text_sound.json" "${TEXT_SOUND_STEPS:-}" "${TEXT_SOUND_BATCH:-}" \
+kept text-sound || stage text-sound "$WORK/text-sound" "$WORK/text-sound/text_sound.json" "${TEXT_SOUND_STEPS:-}" "${TEXT_SOUND_BATCH:-}" \
     "${TEXT_SOUND_SET:-}" --tokens "$WORK/sound-tokens" --bundle "$VIDEO_RUN/bundle"
 until_done text-sound
 # The output stage's learned upscaler, on frames the procedural renderer draws at 4x the generator's size.
 UP_DATA="$WORK/data-up"
-"${LV[@]}" prepare --synthetic "${UP_CLIPS:-90}" --out "$UP_DATA" --seed "$((SEED + 1))" --size "${UP_SIZE:-$((4 * SIZE))}" \
+kept upscaler || "${LV[@]}" prepare --synthetic "${UP_CLIPS:-90}" --out "$UP_DATA" --seed "$((SEED + 1))" --size "${UP_SIZE:-$((4 * SIZE))}" \
     --fps "$FPS" --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
 DATA_MAIN="$DATA"
 DATA="$UP_DATA"
-stage upscaler "$WORK/upscaler" "$WORK/upscaler/upscaler.json" "${UP_STEPS:-}" "${UP_BATCH:-}" "${UP_SET:-}" \
+[[ -n "${BASE_BUNDLE:-}" ]] || stage upscaler "$WORK/upscaler" "$WORK/upscaler/upscaler.json" "${UP_STEPS:-}" "${UP_BATCH:-}" "${UP_SET:-}" \
     --bundle "$VIDEO_RUN/bundle"
 DATA="$DATA_MAIN"
 until_done upscaler
@@ -216,7 +240,7 @@ PYTHON=${PYTHON:-$(dirname "$(command -v "${LV[0]}")")/python}
 # The recipe's knobs as run, for the bundle's provenance.
 KNOBS=$("$PYTHON" -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(zip(a[::2], a[1::2]))))' \
     PRESET "$PRESET" SEED "$SEED" CLIPS "$CLIPS" SIZE "$SIZE" FPS "$FPS" CLIP_SECONDS "$CLIP_SECONDS" \
-    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" REAL_SOUNDS "${REAL_SOUNDS:-}" REAL_AUDIO_P "${REAL_AUDIO_P:-}" REAL_VIDEO_P "${REAL_VIDEO_P:-}" \
+    DEVICE "${DEVICE:-}" EVAL_CLIPS "${EVAL_CLIPS:-}" GEN_BUNDLE "${GEN_BUNDLE:-}" BASE_BUNDLE "${BASE_BUNDLE:-}" REAL_SOUNDS "${REAL_SOUNDS:-}" REAL_AUDIO_P "${REAL_AUDIO_P:-}" REAL_VIDEO_P "${REAL_VIDEO_P:-}" \
     GEN_STEPS "${GEN_STEPS:-}" GEN_BATCH "${GEN_BATCH:-}" GEN_SET "${GEN_SET:-}" \
     CLIP_STEPS "${CLIP_STEPS:-}" CLIP_BATCH "${CLIP_BATCH:-}" CLIP_SET "${CLIP_SET:-}" \
     AUDIO_STEPS "${AUDIO_STEPS:-}" AUDIO_BATCH "${AUDIO_BATCH:-}" AUDIO_SET "${AUDIO_SET:-}" \
@@ -253,6 +277,14 @@ if times.is_file():
             name, value = line.split(":", 1)
             seconds[name.strip()] = seconds.get(name.strip(), 0) + int(value.split()[0])
     prov["stage_seconds"] = seconds
+base_src = json.loads(knobs).get("BASE_BUNDLE")
+if base_src:
+    # the kept stages' times come from the bundle they were kept from; this run's own stages replace theirs
+    bprov = json.loads((Path(base_src) / "config.json").read_text()).get("provenance", {})
+    seconds = {**(bprov.get("stage_seconds") or {}), **seconds}
+    prov["stage_seconds"] = seconds
+    prov["rebuilt_on"] = {"path": base_src, "remade": ["sound-classes"],
+                          "base_recipe": bprov.get("recipe"), "base_knobs": bprov.get("knobs")}
 gen_src = json.loads(knobs).get("GEN_BUNDLE")
 if gen_src and (Path(gen_src) / "config.json").is_file():
     # built on an earlier bundle's generator: say so, and count the time that generator took to train

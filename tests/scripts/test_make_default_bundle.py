@@ -89,3 +89,30 @@ def test_gen_bundle_skips_generator_training_and_must_exist(tmp_path):
     assert not (tmp_path / "work" / "generator").exists()
     bad = _recipe(tmp_path, "cpu", UNTIL="generator", GEN_BUNDLE=str(tmp_path / "missing"), **SMOKE)
     assert bad.returncode == 2 and "GEN_BUNDLE" in bad.stderr and "does not exist" in bad.stderr
+
+
+@pytest.mark.slow
+def test_base_bundle_remakes_only_the_sound_class_model_on_a_copy(tmp_path):
+    """BASE_BUNDLE: every stage but sound-classes is kept from a finished bundle (here the shipped
+    default), whose copy becomes the video stage's bundle; the original is left as it was."""
+    from training.stages.common import path_sha256
+
+    base = ROOT / "livevis" / "data" / "default"
+    before = path_sha256(base)
+    proc = _recipe(tmp_path, "cpu", UNTIL="sound-classes", BASE_BUNDLE=str(base), **SMOKE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for stage in ("generator", "clip", "audio", "video"):
+        assert f"{stage}: kept from {base}" in proc.stderr
+    work = tmp_path / "work"
+    assert not any((work / d).exists() for d in ("generator", "clip", "audio"))
+    remade, shipped = load_bundle(work / "video" / "bundle"), load_bundle(base)
+    assert remade.sound_classes is not None and remade.upscaler is not None and remade.text_sound is not None
+    assert not torch_equal(remade.sound_classes.state_dict(), shipped.sound_classes.state_dict())
+    assert torch_equal(remade.generator.state_dict(), shipped.generator.state_dict())
+    assert path_sha256(base) == before
+    bad = _recipe(tmp_path, "cpu", UNTIL="sound-classes", BASE_BUNDLE=str(tmp_path / "missing"), **SMOKE)
+    assert bad.returncode == 2 and "BASE_BUNDLE" in bad.stderr and "not a bundle directory" in bad.stderr
+
+
+def torch_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and bool((a[k] == b[k]).all()) for k in a)
