@@ -231,7 +231,7 @@ def check_soak(fig: dict) -> None:
     # counts mapped file pages; a CI run once saw it rise 10 MB after the first unplug (4.4 MB/min)
     # while local runs stay at 0.14, with no breakdown to say which part grew: both are in the report.
     assert fig["anon_slope_last2min"] is not None and fig["anon_slope_last2min"] < RSS_SLOPE_LIMIT_MB_MIN, \
-        report(fig)
+        f"{report(fig)}\nRssAnon samples (s, MB): {json.dumps(fig['anon'])}\nVmRSS samples: {json.dumps(fig['rss'])}"
 
 
 def report(fig: dict) -> str:
