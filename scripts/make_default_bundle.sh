@@ -214,14 +214,16 @@ kept text-sound || stage text-sound "$WORK/text-sound" "$WORK/text-sound/text_so
     "${TEXT_SOUND_SET:-}" --tokens "$WORK/sound-tokens" --bundle "$VIDEO_RUN/bundle"
 until_done text-sound
 # The output stage's learned upscaler, on frames the procedural renderer draws at 4x the generator's size.
-UP_DATA="$WORK/data-up"
-kept upscaler || "${LV[@]}" prepare --synthetic "${UP_CLIPS:-90}" --out "$UP_DATA" --seed "$((SEED + 1))" --size "${UP_SIZE:-$((4 * SIZE))}" \
-    --fps "$FPS" --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
-DATA_MAIN="$DATA"
-DATA="$UP_DATA"
-[[ -n "${BASE_BUNDLE:-}" ]] || stage upscaler "$WORK/upscaler" "$WORK/upscaler/upscaler.json" "${UP_STEPS:-}" "${UP_BATCH:-}" "${UP_SET:-}" \
-    --bundle "$VIDEO_RUN/bundle"
-DATA="$DATA_MAIN"
+if ! kept upscaler; then
+    UP_DATA="$WORK/data-up"
+    "${LV[@]}" prepare --synthetic "${UP_CLIPS:-90}" --out "$UP_DATA" --seed "$((SEED + 1))" --size "${UP_SIZE:-$((4 * SIZE))}" \
+        --fps "$FPS" --clip-seconds "$CLIP_SECONDS" --workers "$WORKERS"
+    DATA_MAIN="$DATA"
+    DATA="$UP_DATA"
+    stage upscaler "$WORK/upscaler" "$WORK/upscaler/upscaler.json" "${UP_STEPS:-}" "${UP_BATCH:-}" "${UP_SET:-}" \
+        --bundle "$VIDEO_RUN/bundle"
+    DATA="$DATA_MAIN"
+fi
 until_done upscaler
 
 say "eval"
